@@ -1,0 +1,138 @@
+/*
+ * The ring core and the one internal interface every backend implements.
+ *
+ * The core owns everything that does not depend on how I/O is performed:
+ * checking ops, the fixed slot table (one slot per op in flight, allocated when
+ * the ring is created), ids with generations, chain marks, writing results to
+ * the op's out_* targets and calling on_complete. A backend only moves slots
+ * from "submitted" to "completed".
+ *
+ * Backend interface (struct aio_backend_ops):
+ *
+ *   init(ring)        Create the backend's state for ring->entries slots. Any
+ *                     per-op storage (SQE side data, OVERLAPPED, timer nodes) is
+ *                     preallocated here as arrays indexed by slot number. A
+ *                     failure such as -EPERM or -ENOSYS lets AUTO fall back.
+ *   fini(ring)        Free that state. Called with nothing in flight.
+ *   submit(ring, idx, n)
+ *                     Take one checked batch, slots in batch order. Chains are
+ *                     already marked (slot.chain_next / chain_prev, op.common.link)
+ *                     and capacity is already reserved, so this cannot fail:
+ *                     whatever goes wrong later is an op's result. A backend with
+ *                     native links (io_uring) hands chains to the kernel; the
+ *                     others keep them in the emulation core (src/aio/emul.*) and
+ *                     start only each chain's head.
+ *   reap(ring, wait)  Push pending submissions and report completions with
+ *                     aio_ring_deliver(). With `wait`, block until at least one
+ *                     completion was delivered or nothing is in flight.
+ *   cancel_all(ring)  Ask every op in flight to stop (ring destruction); the
+ *                     completions still arrive through reap.
+ *
+ * What this shape asks of each kind of backend:
+ *  - io_uring: slot id = SQE user_data; per-slot side data for timespecs,
+ *    siginfo and event counters; opcodes missing from the kernel run
+ *    synchronously by splitting the chain at them.
+ *  - readiness (epoll/poll/kqueue): the emulation core walks chains, runs a
+ *    timer heap, and the poller tries each syscall first, waiting for readiness
+ *    only on EAGAIN; file work goes to a worker pool that wakes the poller.
+ *  - IOCP: per-slot OVERLAPPED in the backend's array (the slot number is
+ *    recovered from the OVERLAPPED address), sockets associated with the port on
+ *    first use, AcceptEx's pre-made socket created in submit; links and timers
+ *    come from the same emulation core.
+ */
+#ifndef CAIO_SRC_AIO_RING_H
+#define CAIO_SRC_AIO_RING_H
+
+#include <aio/aio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AIO_NO_SLOT UINT32_MAX
+#define AIO_DEFAULT_ENTRIES 256u
+#define AIO_MAX_ENTRIES (1u << 20)
+
+/*
+ * Where one op's result goes when it is not to the ring's on_complete: the
+ * immediate calls and the coroutine scheduler collect results per batch
+ * position without touching the user's userdata.
+ */
+struct aio_sink {
+    void (*fn)(void *ctx, uint32_t index, int result);
+    void *ctx;
+};
+
+enum aio_slot_state { AIO_SLOT_FREE = 0, AIO_SLOT_BUSY };
+
+struct aio_slot {
+    struct aio_op op;            /* the caller's op, copied at queue time */
+    const struct aio_sink *sink; /* NULL: on_complete */
+    uint32_t sink_index;         /* position in the batch, for the sink */
+    uint32_t gen;                /* generation, part of the id; never 0 */
+    uint32_t next_free;          /* free list */
+    uint32_t chain_next;         /* next op of the chain, or AIO_NO_SLOT */
+    uint32_t chain_prev;         /* previous op of the chain, or AIO_NO_SLOT */
+    uint8_t state;
+};
+
+struct aio_ring;
+
+struct aio_backend_ops {
+    enum aio_backend kind;
+    int (*init)(struct aio_ring *ring);
+    void (*fini)(struct aio_ring *ring);
+    void (*submit)(struct aio_ring *ring, const uint32_t *idx, size_t n);
+    int (*reap)(struct aio_ring *ring, bool wait);
+    void (*cancel_all)(struct aio_ring *ring);
+};
+
+struct aio_ring {
+    const struct aio_backend_ops *be;
+    void *be_state;
+    struct aio_slot *slots;      /* [entries] */
+    uint32_t entries;
+    uint32_t in_flight;
+    uint32_t free_head;
+    uint32_t *batch_idx;         /* [entries] scratch: slot numbers of the batch being queued */
+    aio_complete_fn on_complete;
+    void *ctx;
+    struct aio_result tally;     /* what the current reap delivered */
+};
+
+/* Slot number and generation <-> id. Generation 0 is never used, so id 0 and
+ * any id with generation 0 (internal operations) never name a user op. */
+static inline aio_id aio_make_id(uint32_t slot, uint32_t gen) { return ((uint64_t)gen << 32) | slot; }
+static inline uint32_t aio_id_slot(aio_id id) { return (uint32_t)id; }
+static inline uint32_t aio_id_gen(aio_id id) { return (uint32_t)(id >> 32); }
+
+static inline aio_id aio_slot_id(const struct aio_ring *ring, uint32_t slot)
+{
+    return aio_make_id(slot, ring->slots[slot].gen);
+}
+
+/* The busy slot that `id` names on this ring, or AIO_NO_SLOT if it is stale. */
+static inline uint32_t aio_ring_lookup(const struct aio_ring *ring, aio_id id)
+{
+    uint32_t s = aio_id_slot(id);
+    if (s >= ring->entries || aio_id_gen(id) == 0) return AIO_NO_SLOT;
+    const struct aio_slot *sl = &ring->slots[s];
+    return (sl->state == AIO_SLOT_BUSY && sl->gen == aio_id_gen(id)) ? s : AIO_NO_SLOT;
+}
+
+/* Checks a batch as API.md requires; 0 or -EINVAL. */
+int aio_check_batch(const struct aio_op *ops, size_t n);
+
+/* Queues a checked-or-not batch; with a sink, results go to sink->fn(ctx, i, res). */
+int aio_ring_queue_sink(struct aio_ring *ring, const struct aio_op *ops, size_t n,
+                        const struct aio_sink *sink);
+
+/* Backend -> core: slot `slot` finished with `result` (a syscall-style value:
+ * >= 0 success with a count/fd/mask, < 0 -errno). Writes out_* targets, reports,
+ * frees the slot. */
+void aio_ring_deliver(struct aio_ring *ring, uint32_t slot, int result);
+
+/* The backend implementations. Each returns NULL where it is not built. */
+const struct aio_backend_ops *aio_backend_io_uring(void);
+const struct aio_backend_ops *aio_backend_epoll(void);
+const struct aio_backend_ops *aio_backend_poll(void);
+
+#endif
