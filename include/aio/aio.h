@@ -353,6 +353,15 @@ AIO_API int aio_ring_create(struct aio_ring **ring, const struct aio_ring_option
 /* Queues `n` ops atomically: all of them, or none and an error (-EBUSY when they
  * do not fit, -EINVAL for bad ops). Ops reach the kernel on the next complete. */
 AIO_API int aio_ring_queue(struct aio_ring *ring, const struct aio_op *ops, size_t n);
+/* Called once per op of a batch queued with aio_ring_queue_batch: `index` is
+ * the op's position in that batch, `result` 0 or a negative errno. */
+typedef void (*aio_batch_fn)(void *ctx, size_t index, int result);
+/* Like aio_ring_queue, but the batch's completions go to fn(ctx, index, result)
+ * instead of the ring's on_complete, and, when `ids` is not NULL, ids[i]
+ * receives the id of ops[i]. For code that waits on a batch as a whole (a
+ * coroutine, a request object) without touching the ops' userdata. */
+AIO_API int aio_ring_queue_batch(struct aio_ring *ring, const struct aio_op *ops, size_t n,
+                                 aio_batch_fn fn, void *ctx, aio_id *ids);
 /* Submits what is queued and reaps completions (one syscall on io_uring).
  * `result` may be NULL. Returns 0 or a negative errno. */
 AIO_API int aio_ring_complete(struct aio_ring *ring, enum aio_wait_mode mode, struct aio_result *result);

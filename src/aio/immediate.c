@@ -55,7 +55,7 @@ static struct immediate *immediate_get(size_t n)
     return im;
 }
 
-static void collect(void *ctx, uint32_t index, int result) { ((int *)ctx)[index] = result; }
+static void collect(void *ctx, size_t index, int result) { ((int *)ctx)[index] = result; }
 
 /* Runs the batch to completion; fills results[0..n) or returns -errno. */
 static int run(const struct aio_op *ops, size_t n, int **results)
@@ -64,8 +64,7 @@ static int run(const struct aio_op *ops, size_t n, int **results)
     if (rc) return rc;
     struct immediate *im = immediate_get(n);
     if (!im) return n > AIO_MAX_ENTRIES ? -EINVAL : -ENOMEM;
-    const struct aio_sink sink = { collect, im->results };
-    rc = aio_ring_queue_sink(im->ring, ops, n, &sink);
+    rc = aio_ring_queue_batch(im->ring, ops, n, collect, im->results, NULL);
     if (rc) return rc;
     while (im->ring->in_flight) {
         rc = aio_ring_complete(im->ring, AIO_WAIT, NULL);

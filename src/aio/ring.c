@@ -130,8 +130,8 @@ size_t aio_ring_in_flight(const struct aio_ring *ring)
 
 /* ---- queueing ----------------------------------------------------------- */
 
-int aio_ring_queue_sink(struct aio_ring *ring, const struct aio_op *ops, size_t n,
-                        const struct aio_sink *sink)
+int aio_ring_queue_batch(struct aio_ring *ring, const struct aio_op *ops, size_t n,
+                         aio_batch_fn fn, void *ctx, aio_id *ids)
 {
     if (!ring) return -EINVAL;
     int rc = aio_check_batch(ops, n);
@@ -145,15 +145,18 @@ int aio_ring_queue_sink(struct aio_ring *ring, const struct aio_op *ops, size_t 
         ring->free_head = sl->next_free;
         idx[i] = s;
         sl->op = ops[i];
-        sl->sink = sink;
-        sl->sink_index = (uint32_t)i;
+        sl->batch_fn = fn;
+        sl->batch_ctx = ctx;
+        sl->batch_index = (uint32_t)i;
         sl->state = AIO_SLOT_BUSY;
     }
     for (size_t i = 0; i < n; i++) {
         struct aio_slot *sl = &ring->slots[idx[i]];
         sl->chain_prev = (i > 0 && ops[i - 1].common.link != AIO_LINK_NONE) ? idx[i - 1] : AIO_NO_SLOT;
         sl->chain_next = ops[i].common.link != AIO_LINK_NONE ? idx[i + 1] : AIO_NO_SLOT;
-        if (ops[i].common.out_id) *ops[i].common.out_id = aio_make_id(idx[i], sl->gen);
+        aio_id id = aio_make_id(idx[i], sl->gen);
+        if (ops[i].common.out_id) *ops[i].common.out_id = id;
+        if (ids) ids[i] = id;
     }
     ring->in_flight += (uint32_t)n;
     ring->be->submit(ring, idx, n);
@@ -162,7 +165,7 @@ int aio_ring_queue_sink(struct aio_ring *ring, const struct aio_op *ops, size_t 
 
 int aio_ring_queue(struct aio_ring *ring, const struct aio_op *ops, size_t n)
 {
-    return aio_ring_queue_sink(ring, ops, n, NULL);
+    return aio_ring_queue_batch(ring, ops, n, NULL, NULL, NULL);
 }
 
 /* ---- completion --------------------------------------------------------- */
@@ -198,8 +201,9 @@ void aio_ring_deliver(struct aio_ring *ring, uint32_t s, int result)
     struct aio_slot *sl = &ring->slots[s];
     const aio_id id = aio_make_id(s, sl->gen);
     const uint64_t userdata = sl->op.common.userdata;
-    const struct aio_sink *sink = sl->sink;
-    const uint32_t sink_index = sl->sink_index;
+    const aio_batch_fn fn = sl->batch_fn;
+    void *const fn_ctx = sl->batch_ctx;
+    const uint32_t index = sl->batch_index;
     const int code = result < 0 ? result : 0;
 
     write_outputs(&sl->op, result);
@@ -207,7 +211,7 @@ void aio_ring_deliver(struct aio_ring *ring, uint32_t s, int result)
     /* Free the slot before reporting, so a callback may queue into it; the
      * generation moves on so the old id goes stale. */
     sl->state = AIO_SLOT_FREE;
-    sl->sink = NULL;
+    sl->batch_fn = NULL;
     if (++sl->gen == 0) sl->gen = 1;
     sl->next_free = ring->free_head;
     ring->free_head = s;
@@ -215,7 +219,7 @@ void aio_ring_deliver(struct aio_ring *ring, uint32_t s, int result)
     ring->tally.completed++;
     if (code < 0) ring->tally.failed++;
 
-    if (sink) sink->fn(sink->ctx, sink_index, code);
+    if (fn) fn(fn_ctx, index, code);
     else if (ring->on_complete) ring->on_complete(ring->ctx, id, userdata, code);
 }
 

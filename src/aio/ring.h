@@ -51,22 +51,13 @@
 #define AIO_DEFAULT_ENTRIES 256u
 #define AIO_MAX_ENTRIES (1u << 20)
 
-/*
- * Where one op's result goes when it is not to the ring's on_complete: the
- * immediate calls and the coroutine scheduler collect results per batch
- * position without touching the user's userdata.
- */
-struct aio_sink {
-    void (*fn)(void *ctx, uint32_t index, int result);
-    void *ctx;
-};
-
 enum aio_slot_state { AIO_SLOT_FREE = 0, AIO_SLOT_BUSY };
 
 struct aio_slot {
     struct aio_op op;            /* the caller's op, copied at queue time */
-    const struct aio_sink *sink; /* NULL: on_complete */
-    uint32_t sink_index;         /* position in the batch, for the sink */
+    aio_batch_fn batch_fn;       /* NULL: report to the ring's on_complete */
+    void *batch_ctx;
+    uint32_t batch_index;        /* position in its batch, for batch_fn */
     uint32_t gen;                /* generation, part of the id; never 0 */
     uint32_t next_free;          /* free list */
     uint32_t chain_next;         /* next op of the chain, or AIO_NO_SLOT */
@@ -120,10 +111,6 @@ static inline uint32_t aio_ring_lookup(const struct aio_ring *ring, aio_id id)
 
 /* Checks a batch as API.md requires; 0 or -EINVAL. */
 int aio_check_batch(const struct aio_op *ops, size_t n);
-
-/* Queues a checked-or-not batch; with a sink, results go to sink->fn(ctx, i, res). */
-int aio_ring_queue_sink(struct aio_ring *ring, const struct aio_op *ops, size_t n,
-                        const struct aio_sink *sink);
 
 /* Backend -> core: slot `slot` finished with `result` (a syscall-style value:
  * >= 0 success with a count/fd/mask, < 0 -errno). Writes out_* targets, reports,
