@@ -1,0 +1,682 @@
+/*
+ * The scheduler: tasks, the loop, switching, I/O from tasks, cancellation.
+ *
+ * One pass of the loop: start every task that was runnable when the pass
+ * began (a suspending task hands the thread straight to the next one, without
+ * a detour through the loop), then one aio_ring_complete: AIO_WAIT when
+ * nothing is runnable, AIO_NOWAIT otherwise. Every op queued during the pass
+ * therefore reaches the kernel in that one call, and the batch callbacks make
+ * tasks runnable again for the next pass.
+ *
+ * A task's memory (struct coro_task) lives in the top area of its own stack
+ * slot and is freed by reference count: one reference while it runs, one for
+ * the handle (dropped by join or detach), one per wake-up posted by another
+ * thread. A finished task cannot free the stack it runs on, so it leaves
+ * itself in loop->dead and whoever runs next drops that reference.
+ */
+#include "internal.h"
+#include "arch/arch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+__thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec")));
+
+#define DEFAULT_STACK (64u << 10)
+#define MIN_STACK (4u << 10)
+#define DEFAULT_RING 4096u
+#define DEFAULT_BLOCKING 4u
+#define ALTSTACK_SIZE (64u << 10)
+#define SMALL_BATCH 8u
+#define PASS_WAKES_MAX 1024u
+
+/* A task waiting for its batch: lives on the task's stack while it waits. */
+struct coro_io_wait {
+    struct coro_task *task;
+    const struct aio_op *ops;
+    aio_id *ids;
+    size_t n, remaining, failed, first_fail_index;
+    int first_fail;
+    bool cancelling;            /* cancel ops were issued for this batch */
+    bool saw_cancel;            /* some op reported -ECANCELED */
+};
+
+/* ---- stack overflow reports ---------------------------------------------- */
+
+static void put_str(char *buf, size_t *n, size_t cap, const char *s)
+{
+    while (*s && *n < cap) buf[(*n)++] = *s++;
+}
+
+static void put_hex(char *buf, size_t *n, size_t cap, uintptr_t v)
+{
+    char tmp[2 + 2 * sizeof v];
+    size_t k = 0;
+    do { tmp[k++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v);
+    put_str(buf, n, cap, "0x");
+    while (k && *n < cap) buf[(*n)++] = tmp[--k];
+}
+
+/* Async-signal-safe: called from the SIGSEGV handler too. */
+static __attribute__((noreturn)) void overflow_report(const struct coro_task *t, uintptr_t addr)
+{
+    char buf[256];
+    size_t n = 0;
+    put_str(buf, &n, sizeof buf, "caio coro: stack overflow in task '");
+    put_str(buf, &n, sizeof buf, t->name);
+    put_str(buf, &n, sizeof buf, addr ? "' (fault at " : "' (bottom word overwritten; ");
+    if (addr) put_hex(buf, &n, sizeof buf, addr);
+    put_str(buf, &n, sizeof buf, addr ? ", stack " : "stack ");
+    put_hex(buf, &n, sizeof buf, (uintptr_t)t->stack.lo);
+    put_str(buf, &n, sizeof buf, "-");
+    put_hex(buf, &n, sizeof buf, (uintptr_t)t);
+    put_str(buf, &n, sizeof buf, t->stack.guarded ? ", guard page)\n" : ", no guard page)\n");
+    ssize_t w = write(STDERR_FILENO, buf, n);
+    (void)w;
+    abort();
+}
+
+/* Stacks past the guard-page budget have none; an overflow that wrote their
+ * lowest word (zero until then: fresh mappings read as zero) is caught here. */
+static inline void check_bottom(const struct coro_task *t)
+{
+    if (!t->stack.guarded && __builtin_expect(*(const volatile uint64_t *)t->stack.lo != 0, 0))
+        overflow_report(t, 0);
+}
+
+/* Signal dispositions are per process, so the previous ones are too. */
+static struct sigaction old_segv, old_bus;
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+    struct coro_loop *L = coro_tl_loop_;
+    struct coro_task *t = L ? L->current : NULL;
+    if (t) {
+        uintptr_t a = (uintptr_t)si->si_addr, slot = (uintptr_t)t->stack.slot;
+        /* the guard page, or a frame big enough to have jumped it */
+        if (a < (uintptr_t)t->stack.lo && a + (64u << 10) >= slot) overflow_report(t, a);
+    }
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) { old->sa_sigaction(sig, si, uc); return; }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) { old->sa_handler(sig); return; }
+    signal(sig, SIG_DFL); /* the fault repeats and takes the default action */
+}
+
+static void segv_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+/* ---- switching ----------------------------------------------------------- */
+
+static inline void ctx_switch(struct coro_ctx *from, struct coro_ctx *to, bool dying)
+{
+#if CORO_ASAN
+    __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
+#endif
+#if CORO_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    (void)dying;
+    coro_arch_switch(&from->sp, to->sp);
+#if CORO_ASAN
+    __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
+#endif
+}
+
+/* Work left by the context that just switched away. */
+static inline void after_switch(struct coro_loop *L)
+{
+    if (L->post_unlock) {
+        int *l = L->post_unlock;
+        L->post_unlock = NULL;
+        coro_spin_unlock(l);
+    }
+    if (L->dead) {
+        struct coro_task *d = L->dead;
+        L->dead = NULL;
+        coro_task_unref_(d);
+    }
+}
+
+static inline void runq_push(struct coro_loop *L, struct coro_task *t)
+{
+    t->state = CORO_T_RUNNABLE;
+    t->next = NULL;
+    if (L->runq_tail) L->runq_tail->next = t;
+    else L->runq_head = t;
+    L->runq_tail = t;
+    L->runq_len++;
+}
+
+static inline struct coro_task *runq_pop(struct coro_loop *L)
+{
+    struct coro_task *t = L->runq_head;
+    L->runq_head = t->next;
+    if (!L->runq_head) L->runq_tail = NULL;
+    L->runq_len--;
+    return t;
+}
+
+static inline bool remote_peek(struct coro_loop *L)
+{
+    return __atomic_load_n(&L->remote_head, __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* The task to run after the current one suspends, or NULL for the loop. When
+ * the pass is over but nothing is in flight and nothing else waits for the
+ * loop, a new pass starts right here: the loop would only have made a
+ * complete(NOWAIT) that does nothing. */
+static inline struct coro_task *next_task(struct coro_loop *L)
+{
+    if (!L->runq_head) return NULL;
+    if (!L->budget) {
+        if (aio_ring_in_flight(L->ring) || remote_peek(L) || L->retry_head || L->space_head) return NULL;
+        L->budget = L->runq_len;
+        L->pass_wakes = 0;
+    }
+    L->budget--;
+    return runq_pop(L);
+}
+
+void coro_suspend_(struct coro_task *t)
+{
+    struct coro_loop *L = t->loop;
+    check_bottom(t);
+    struct coro_task *next = next_task(L);
+    if (next == t) { t->state = CORO_T_RUNNING; return; }
+    if (next) {
+        next->state = CORO_T_RUNNING;
+        L->current = next;
+        ctx_switch(&t->ctx, &next->ctx, false);
+    } else {
+        L->current = NULL;
+        ctx_switch(&t->ctx, &L->ctx, false);
+    }
+    after_switch(coro_tl_loop_);
+}
+
+static void task_entry(void *arg)
+{
+    struct coro_task *t = arg;
+#if CORO_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    after_switch(coro_tl_loop_);
+    t->result = t->fn(t->arg);
+
+    struct coro_loop *L = coro_tl_loop_;
+    check_bottom(t);
+    coro_event_set(&t->done);
+    t->state = CORO_T_DONE;
+    __atomic_fetch_sub(&L->sched->live, 1, __ATOMIC_ACQ_REL);
+    L->dead = t;
+    struct coro_task *next = next_task(L);
+    if (next) {
+        next->state = CORO_T_RUNNING;
+        L->current = next;
+        ctx_switch(&t->ctx, &next->ctx, true);
+    } else {
+        L->current = NULL;
+        ctx_switch(&t->ctx, &L->ctx, true);
+    }
+    __builtin_unreachable();
+}
+
+void coro_task_unref_(struct coro_task *t)
+{
+    if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+#if CORO_TSAN
+    __tsan_destroy_fiber(t->ctx.tsan_fiber);
+#endif
+    coro_stack_put(&t->loop->sched->stacks, &t->stack);
+}
+
+/* ---- wake-ups across threads --------------------------------------------- */
+
+static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
+{
+    if (__atomic_fetch_or(&t->remote_flags, flag, __ATOMIC_ACQ_REL) != 0) return; /* queued already */
+    __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&L->remote_lock);
+    t->remote_next = NULL;
+    if (L->remote_tail) L->remote_tail->remote_next = t;
+    else __atomic_store_n(&L->remote_head, t, __ATOMIC_RELEASE);
+    L->remote_tail = t;
+    pthread_mutex_unlock(&L->remote_lock);
+    /* One notification until the loop drains; none before the loop has an
+     * event source (it checks the queue before it blocks, see loop_block). */
+    if (__atomic_exchange_n(&L->remote_notified, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&L->wake_ready, __ATOMIC_SEQ_CST))
+        (void)aio_single(AIO_EVENT_NOTIFY(.source = &L->wake_src));
+}
+
+void coro_wake_(struct coro_task *t)
+{
+    struct coro_loop *L = t->loop;
+    if (coro_tl_loop_ != L) {
+        remote_post(L, t, CORO_REMOTE_WAKE);
+        return;
+    }
+    runq_push(L, t);
+    /* Woken by another task during a pass: it runs in this pass too, so its
+     * ops join this pass's submission. Bounded, so tasks that keep waking
+     * each other cannot hold the ring's completions back for long. */
+    if (L->current && L->pass_wakes < PASS_WAKES_MAX) {
+        L->pass_wakes++;
+        L->budget++;
+    }
+}
+
+static void cancel_local(struct coro_loop *L, struct coro_task *t);
+
+static void drain_remote(struct coro_loop *L)
+{
+    if (!remote_peek(L)) return;
+    __atomic_store_n(&L->remote_notified, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&L->remote_lock);
+    struct coro_task *t = L->remote_head;
+    __atomic_store_n(&L->remote_head, NULL, __ATOMIC_RELAXED);
+    L->remote_tail = NULL;
+    pthread_mutex_unlock(&L->remote_lock);
+    while (t) {
+        struct coro_task *nx = t->remote_next;
+        unsigned flags = __atomic_exchange_n(&t->remote_flags, 0, __ATOMIC_ACQ_REL);
+        if (flags & CORO_REMOTE_CANCEL) cancel_local(L, t);
+        if ((flags & CORO_REMOTE_WAKE) && t->state != CORO_T_DONE) runq_push(L, t);
+        coro_task_unref_(t);
+        t = nx;
+    }
+}
+
+static void wake_done(void *ctx, size_t index, int result)
+{
+    (void)index;
+    (void)result;
+    ((struct coro_loop *)ctx)->wake_armed = false;
+}
+
+/* Keeps an EVENT_WAIT on the loop's event source in flight whenever the loop
+ * blocks, so another thread (a blocking-pool worker, a task of another loop,
+ * coro_task_cancel or coro_spawn from elsewhere) can end the loop's AIO_WAIT.
+ * Armed lazily, the first time the loop blocks; it stays armed until a
+ * notification consumes it, so it costs no submission per pass. The price is
+ * one more op for aio_ring_destroy to cancel. */
+static void arm_wake(struct coro_loop *L)
+{
+    if (L->wake_armed) return;
+    if (!__atomic_load_n(&L->wake_ready, __ATOMIC_RELAXED)) {
+        if (aio_event_source_init(&L->wake_src) != 0) return;
+        __atomic_store_n(&L->wake_ready, 1, __ATOMIC_SEQ_CST);
+    }
+    struct aio_op op = AIO_EVENT_WAIT(.source = &L->wake_src);
+    if (aio_ring_queue_batch(L->ring, &op, 1, wake_done, L, NULL) == 0) L->wake_armed = true;
+}
+
+static bool remote_pending(struct coro_loop *L)
+{
+    pthread_mutex_lock(&L->remote_lock);
+    bool any = L->remote_head != NULL;
+    pthread_mutex_unlock(&L->remote_lock);
+    return any;
+}
+
+/* ---- cancellation -------------------------------------------------------- */
+
+static void ignore_result(void *ctx, size_t index, int result)
+{
+    (void)ctx;
+    (void)index;
+    (void)result;
+}
+
+static void retry_later(struct coro_loop *L, struct coro_task *t)
+{
+    if (t->in_retry) return;
+    t->in_retry = true;
+    __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
+    t->retry_next = L->retry_head;
+    L->retry_head = t;
+}
+
+/* Queues a CANCEL for every op of the batch; ops that already completed answer
+ * -ENOENT (their ids went stale), which is harmless. */
+static void issue_cancels(struct coro_loop *L, struct coro_io_wait *w)
+{
+    struct aio_op c[16];
+    for (size_t i = 0; i < w->n;) {
+        size_t k = 0;
+        for (; k < 16 && i + k < w->n; k++) c[k] = AIO_CANCEL(.id = w->ids[i + k]);
+        if (aio_ring_queue_batch(L->ring, c, k, ignore_result, NULL, NULL) != 0) {
+            retry_later(L, w->task);
+            return;
+        }
+        i += k;
+    }
+}
+
+static void retry_cancels(struct coro_loop *L)
+{
+    struct coro_task *t = L->retry_head;
+    L->retry_head = NULL;
+    while (t) {
+        struct coro_task *nx = t->retry_next;
+        t->in_retry = false;
+        if (t->state == CORO_T_IO && t->io) issue_cancels(L, t->io);
+        coro_task_unref_(t);
+        t = nx;
+    }
+}
+
+static void cancel_local(struct coro_loop *L, struct coro_task *t)
+{
+    if (t->state == CORO_T_DONE) return;
+    t->cancelled = true;
+    if (t->state == CORO_T_IO && t->io) {
+        if (!t->io->cancelling) {
+            t->io->cancelling = true;
+            issue_cancels(L, t->io);
+        }
+        return;
+    }
+    if (t->state == CORO_T_PARKED && coro_park_cancel_(t)) return;
+    t->cancel_pending = true;
+}
+
+/* ---- I/O ------------------------------------------------------------------ */
+
+static void io_done(void *ctx, size_t index, int result)
+{
+    struct coro_io_wait *w = ctx;
+    if (result < 0) {
+        w->failed++;
+        if (index < w->first_fail_index) { w->first_fail_index = index; w->first_fail = result; }
+        if (result == -ECANCELED) w->saw_cancel = true;
+    }
+    struct coro_task *t = w->task;
+    if (--w->remaining == 0) {
+        /* a cancel that stopped nothing (everything had finished) still
+         * interrupts the task's next wait */
+        if (w->cancelling && !w->saw_cancel) t->cancel_pending = true;
+        runq_push(t->loop, t);
+    } else if (w->cancelling && w->ops[index].common.link == AIO_LINK_HARD && !t->loop->destroying) {
+        /* a hard link starts the next op even after a cancel: stop it too */
+        issue_cancels(t->loop, w);
+    }
+}
+
+static int cancelled_batch(const struct aio_op *ops, size_t n, bool multi)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].common.out_error) *ops[i].common.out_error = -ECANCELED;
+    return multi ? -ECANCELED : (int)n;
+}
+
+static int io_batch(const struct aio_op *ops, size_t n, bool multi)
+{
+    struct coro_task *t = coro_self_();
+    if (!t) return multi ? aio_multi(ops, n) : aio_complete(ops, n);
+    if (!ops || n == 0) return -EINVAL;
+    struct coro_loop *L = t->loop;
+    if (n > L->ring_entries) return -EBUSY;
+    if (t->cancel_pending) {
+        t->cancel_pending = false;
+        return cancelled_batch(ops, n, multi);
+    }
+    aio_id small[SMALL_BATCH];
+    aio_id *ids = n <= SMALL_BATCH ? small : malloc(n * sizeof *ids);
+    if (!ids) return -ENOMEM;
+    struct coro_io_wait w = { .task = t, .ops = ops, .ids = ids, .n = n, .remaining = n, .first_fail_index = n };
+    int rc;
+    while ((rc = aio_ring_queue_batch(L->ring, ops, n, io_done, &w, ids)) == -EBUSY) {
+        /* the ring is full: wait until the loop has reaped something */
+        t->state = CORO_T_IO;
+        t->io = NULL;
+        t->retry_next = NULL;
+        if (L->space_tail) L->space_tail->retry_next = t;
+        else L->space_head = t;
+        L->space_tail = t;
+        coro_suspend_(t);
+        if (t->cancel_pending) {
+            t->cancel_pending = false;
+            rc = cancelled_batch(ops, n, multi);
+            goto out;
+        }
+    }
+    if (rc) goto out;
+    t->io = &w;
+    t->state = CORO_T_IO;
+    coro_suspend_(t);
+    t->io = NULL;
+    rc = multi ? w.first_fail : (int)w.failed;
+out:
+    if (ids != small) free(ids);
+    return rc;
+}
+
+int coro_io_single(struct aio_op op) { return io_batch(&op, 1, true); }
+int coro_io_multi(const struct aio_op *ops, size_t n) { return io_batch(ops, n, true); }
+int coro_io_complete(const struct aio_op *ops, size_t n) { return io_batch(ops, n, false); }
+
+int coro_sleep(uint64_t ns) { return coro_io_single(AIO_TIMEOUT(.ns = ns)); }
+
+void coro_yield(void)
+{
+    struct coro_task *t = coro_self_();
+    if (!t) return;
+    runq_push(t->loop, t);
+    coro_suspend_(t);
+}
+
+struct coro_task *coro_current(void) { return coro_self_(); }
+
+bool coro_cancelled(void)
+{
+    struct coro_task *t = coro_self_();
+    return t && t->cancelled;
+}
+
+const char *coro_task_name(const struct coro_task *t) { return t ? t->name : ""; }
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+int coro_spawn(struct coro_scheduler *s, coro_fn fn, void *arg, const struct coro_spawn_options *opts,
+               struct coro_task **out)
+{
+    if (out) *out = NULL;
+    if (!s || !fn) return -EINVAL;
+    struct coro_spawn_options o = opts ? *opts : (struct coro_spawn_options){ 0 };
+    bool detached = o.detached || !out;
+    size_t usable = o.stack_size ? o.stack_size : s->default_stack;
+    if (usable < MIN_STACK) usable = MIN_STACK;
+    const size_t top = (sizeof(struct coro_task) + 63) & ~(size_t)63;
+    struct coro_stack st;
+    int rc = coro_stack_get(&s->stacks, usable, top + 64, &st);
+    if (rc) return rc;
+
+    struct coro_task *t = (struct coro_task *)(((uintptr_t)st.hi - top - 64) & ~(uintptr_t)63);
+    memset(t, 0, sizeof *t);
+    t->stack = st;
+    t->loop = &s->loop;
+    t->fn = fn;
+    t->arg = arg;
+    t->refs = detached ? 1 : 2;
+    coro_event_init(&t->done);
+    if (o.name) {
+        strncpy(t->name, o.name, sizeof t->name - 1);
+        t->name[sizeof t->name - 1] = 0;
+    }
+    t->ctx.sp = coro_arch_make(t, task_entry, t);
+#if CORO_ASAN
+    t->ctx.stack_lo = st.lo;
+    t->ctx.stack_size = (size_t)((char *)t - st.lo);
+#endif
+#if CORO_TSAN
+    t->ctx.tsan_fiber = __tsan_create_fiber(0);
+    if (t->name[0]) __tsan_set_fiber_name(t->ctx.tsan_fiber, t->name);
+#endif
+    __atomic_fetch_add(&s->live, 1, __ATOMIC_ACQ_REL);
+    if (!detached) *out = t;
+    struct coro_loop *L = &s->loop;
+    t->state = CORO_T_RUNNABLE;
+    if (coro_tl_loop_ == L || !__atomic_load_n(&L->running, __ATOMIC_ACQUIRE)) runq_push(L, t);
+    else remote_post(L, t, CORO_REMOTE_WAKE);
+    return 0;
+}
+
+int coro_task_join(struct coro_task *t, void **result)
+{
+    if (!t) return -EINVAL;
+    struct coro_task *self = coro_self_();
+    if (self == t) return -EDEADLK;
+    if (!coro_event_is_set(&t->done)) {
+        if (!self) return -EAGAIN;
+        int rc = coro_event_wait(&t->done);
+        if (rc) return rc;
+    }
+    if (result) *result = t->result;
+    coro_task_unref_(t);
+    return 0;
+}
+
+int coro_task_detach(struct coro_task *t)
+{
+    if (!t) return -EINVAL;
+    coro_task_unref_(t);
+    return 0;
+}
+
+int coro_task_cancel(struct coro_task *t)
+{
+    if (!t) return -EINVAL;
+    struct coro_loop *L = t->loop;
+    if (coro_tl_loop_ == L) cancel_local(L, t);
+    else remote_post(L, t, CORO_REMOTE_CANCEL);
+    return 0;
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static void wake_space_waiters(struct coro_loop *L)
+{
+    struct coro_task *t = L->space_head;
+    L->space_head = L->space_tail = NULL;
+    while (t) {
+        struct coro_task *nx = t->retry_next;
+        runq_push(L, t);
+        t = nx;
+    }
+}
+
+int coro_run(struct coro_scheduler *s)
+{
+    if (!s) return -EINVAL;
+    if (coro_tl_loop_) return -EBUSY;
+    struct coro_loop *L = &s->loop;
+    if (__atomic_exchange_n(&L->running, true, __ATOMIC_ACQ_REL)) return -EBUSY;
+    coro_tl_loop_ = L;
+
+    /* stack overflows are reported from an alternate stack */
+    pthread_once(&segv_once, segv_install);
+    stack_t ss = { .ss_sp = L->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 }, old_ss;
+    bool alt = sigaltstack(&ss, &old_ss) == 0;
+#if CORO_ASAN
+    {
+        pthread_attr_t a;
+        void *lo = NULL;
+        size_t sz = 0;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            pthread_attr_getstack(&a, &lo, &sz);
+            pthread_attr_destroy(&a);
+        }
+        L->ctx.stack_lo = lo;
+        L->ctx.stack_size = sz;
+    }
+#endif
+#if CORO_TSAN
+    L->ctx.tsan_fiber = __tsan_get_current_fiber();
+#endif
+
+    int rc = 0;
+    for (;;) {
+        drain_remote(L);
+        if (L->retry_head) retry_cancels(L);
+        if (__atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
+        if (L->runq_len) {
+            L->budget = L->runq_len - 1;
+            L->pass_wakes = 0;
+            struct coro_task *t = runq_pop(L);
+            t->state = CORO_T_RUNNING;
+            L->current = t;
+            ctx_switch(&L->ctx, &t->ctx, false);
+            after_switch(L);
+            if (__atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
+        }
+        bool block = L->runq_len == 0;
+        if (block) arm_wake(L);
+        if (block && remote_pending(L)) block = false;
+        if (block && aio_ring_in_flight(L->ring) == 0) {
+            /* nothing can ever wake the remaining tasks */
+            rc = -EDEADLK;
+            break;
+        }
+        struct aio_result r = { 0, 0 };
+        rc = aio_ring_complete(L->ring, block ? AIO_WAIT : AIO_NOWAIT, &r);
+        if (rc < 0 && rc != -EINTR) break;
+        rc = 0;
+        if (L->space_head && (r.completed || !block)) wake_space_waiters(L);
+    }
+
+    if (alt) sigaltstack(&old_ss, NULL);
+    coro_tl_loop_ = NULL;
+    __atomic_store_n(&L->running, false, __ATOMIC_RELEASE);
+    return rc;
+}
+
+int coro_scheduler_create(struct coro_scheduler **out, const struct coro_options *opts)
+{
+    if (!out) return -EINVAL;
+    *out = NULL;
+    struct coro_options o = opts ? *opts : (struct coro_options){ 0 };
+    struct coro_scheduler *s = calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    s->default_stack = o.stack_size ? o.stack_size : DEFAULT_STACK;
+    struct coro_loop *L = &s->loop;
+    L->sched = s;
+    L->ring_entries = o.ring_entries ? o.ring_entries : DEFAULT_RING;
+    L->altstack = malloc(ALTSTACK_SIZE);
+    if (!L->altstack) { free(s); return -ENOMEM; }
+    int rc = aio_ring_create(&L->ring, &(struct aio_ring_options){ .entries = L->ring_entries, .backend = o.backend });
+    if (rc) { free(L->altstack); free(s); return rc; }
+    rc = coro_blocking_pool_init(&s->blocking, o.blocking_threads ? o.blocking_threads : DEFAULT_BLOCKING);
+    if (rc) { aio_ring_destroy(L->ring); free(L->altstack); free(s); return rc; }
+    pthread_mutex_init(&L->remote_lock, NULL);
+    coro_stack_pool_init(&s->stacks, o.max_guarded_stacks);
+    *out = s;
+    return 0;
+}
+
+void coro_scheduler_destroy(struct coro_scheduler *s)
+{
+    if (!s) return;
+    struct coro_loop *L = &s->loop;
+    coro_blocking_pool_fini(&s->blocking);
+    /* Cancels what is still in flight; the callbacks still find every task's
+     * memory, since stacks are unmapped only below. */
+    L->destroying = true;
+    aio_ring_destroy(L->ring);
+    if (L->wake_ready) aio_event_source_destroy(&L->wake_src);
+    coro_stack_pool_fini(&s->stacks);
+    pthread_mutex_destroy(&L->remote_lock);
+    free(L->altstack);
+    free(s);
+}
