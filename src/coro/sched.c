@@ -655,7 +655,8 @@ int coro_scheduler_create(struct coro_scheduler **out, const struct coro_options
     L->ring_entries = o.ring_entries ? o.ring_entries : DEFAULT_RING;
     L->altstack = malloc(ALTSTACK_SIZE);
     if (!L->altstack) { free(s); return -ENOMEM; }
-    int rc = aio_ring_create(&L->ring, &(struct aio_ring_options){ .entries = L->ring_entries, .backend = o.backend });
+    /* one entry more than asked for: the loop's own wake-up op (arm_wake) */
+    int rc = aio_ring_create(&L->ring, &(struct aio_ring_options){ .entries = L->ring_entries + 1, .backend = o.backend });
     if (rc) { free(L->altstack); free(s); return rc; }
     rc = coro_blocking_pool_init(&s->blocking, o.blocking_threads ? o.blocking_threads : DEFAULT_BLOCKING);
     if (rc) { aio_ring_destroy(L->ring); free(L->altstack); free(s); return rc; }

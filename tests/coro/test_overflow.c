@@ -1,0 +1,76 @@
+/* A task that overflows its stack is reported with its name, then the
+ * process aborts: observed from a forked child. */
+#include <coro/coro.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int depth(int n)
+{
+    volatile char pad[512];
+    memset((char *)pad, 0xab, sizeof pad);
+    return n <= 0 ? pad[0] : depth(n - 1) + pad[n % 512];
+}
+
+static void *overflow(void *p)
+{
+    (void)p;
+    return (void *)(intptr_t)depth(1 << 30);
+}
+
+static void *idle(void *p)
+{
+    (void)p;
+    coro_yield();
+    return NULL;
+}
+
+/* Runs the overflowing task in a child; returns its wait status and stderr. */
+static int run_child(size_t max_guarded, char *err, size_t errlen)
+{
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        struct coro_scheduler *s;
+        if (coro_scheduler_create(&s, &(struct coro_options){ .max_guarded_stacks = max_guarded })) _exit(3);
+        /* with a budget of one guard page, the first stack takes it */
+        coro_spawn(s, idle, NULL, &(struct coro_spawn_options){ .stack_size = 16384, .detached = true }, NULL);
+        coro_spawn(s, overflow, NULL, &(struct coro_spawn_options){ .stack_size = 16384, .name = "overflower", .detached = true }, NULL);
+        coro_run(s);
+        _exit(0); /* not reached when the overflow is caught */
+    }
+    close(pfd[1]);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < errlen && (k = read(pfd[0], err + n, errlen - 1 - n)) > 0) n += (size_t)k;
+    err[n] = 0;
+    close(pfd[0]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+Test(overflow, guard_page_reports_task_name_and_aborts, .timeout = 60)
+{
+    char err[4096];
+    int st = run_child(1000, err, sizeof err);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "child status %#x, stderr: %s", st, err);
+    cr_assert_not_null(strstr(err, "stack overflow in task 'overflower'"), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "guard page"), "stderr: %s", err);
+}
+
+Test(overflow, stack_without_guard_page_is_still_reported, .timeout = 60)
+{
+    char err[4096];
+    int st = run_child(1, err, sizeof err);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "child status %#x, stderr: %s", st, err);
+    cr_assert_not_null(strstr(err, "stack overflow in task 'overflower'"), "stderr: %s", err);
+    cr_assert_not_null(strstr(err, "no guard page"), "stderr: %s", err);
+}
