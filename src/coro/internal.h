@@ -148,6 +148,7 @@ struct coro_loop {
     struct coro_task *space_head, *space_tail; /* tasks waiting for ring space */
     bool running;                   /* atomic: coro_run is active */
     bool destroying;                /* the ring is being torn down */
+    bool ring_busy;                 /* ops may be in flight (set on queue, refreshed after complete) */
     /* Remote wake-ups: other threads post here and poke the event source. */
     pthread_mutex_t remote_lock;
     struct coro_task *remote_head, *remote_tail;
@@ -183,6 +184,14 @@ static inline struct coro_task *coro_self_(void)
 {
     struct coro_loop *L = coro_tl_loop_;
     return L ? L->current : NULL;
+}
+
+/* Every op coro puts on a loop's ring goes through here. */
+static inline int coro_loop_queue_(struct coro_loop *L, const struct aio_op *ops, size_t n, aio_batch_fn fn, void *ctx,
+                                   aio_id *ids)
+{
+    L->ring_busy = true;
+    return aio_ring_queue_batch(L->ring, ops, n, fn, ctx, ids);
 }
 
 /* Makes a parked task runnable, from any thread. */

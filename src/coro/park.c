@@ -98,7 +98,7 @@ int coro_park_(struct coro_waiter *w, struct coro_waitq_ *q, int *lock, uint64_t
     w->timer_live = w->reaping = false;
     if (timeout_ns != CORO_NO_TIMEOUT) {
         struct aio_op op = AIO_TIMEOUT(.ns = timeout_ns);
-        int rc = aio_ring_queue_batch(L->ring, &op, 1, timer_done, w, &w->timer_id);
+        int rc = coro_loop_queue_(L, &op, 1, timer_done, w, &w->timer_id);
         if (rc) {
             coro_spin_unlock(lock);
             return rc;
@@ -120,7 +120,7 @@ int coro_park_(struct coro_waiter *w, struct coro_waitq_ *q, int *lock, uint64_t
          * names this waiter. If the cancel does not fit in the ring, the
          * timer still ends by itself. */
         struct aio_op c = AIO_CANCEL(.id = w->timer_id);
-        (void)aio_ring_queue_batch(L->ring, &c, 1, ignore_result, NULL, NULL);
+        (void)coro_loop_queue_(L, &c, 1, ignore_result, NULL, NULL);
         w->reaping = true;
         t->state = CORO_T_IO;
         coro_suspend_(t);

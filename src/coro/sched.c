@@ -127,7 +127,7 @@ static inline void ctx_switch(struct coro_ctx *from, struct coro_ctx *to, bool d
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     (void)dying;
-    coro_arch_switch(&from->sp, to->sp);
+    coro_arch_enter(&from->sp, to->sp);
 #if CORO_ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
@@ -180,7 +180,7 @@ static inline struct coro_task *next_task(struct coro_loop *L)
 {
     if (!L->runq_head) return NULL;
     if (!L->budget) {
-        if (aio_ring_in_flight(L->ring) || remote_peek(L) || L->retry_head || L->space_head) return NULL;
+        if (L->ring_busy || remote_peek(L) || L->retry_head || L->space_head) return NULL;
         L->budget = L->runq_len;
         L->pass_wakes = 0;
     }
@@ -319,7 +319,7 @@ static void arm_wake(struct coro_loop *L)
         __atomic_store_n(&L->wake_ready, 1, __ATOMIC_SEQ_CST);
     }
     struct aio_op op = AIO_EVENT_WAIT(.source = &L->wake_src);
-    if (aio_ring_queue_batch(L->ring, &op, 1, wake_done, L, NULL) == 0) L->wake_armed = true;
+    if (coro_loop_queue_(L, &op, 1, wake_done, L, NULL) == 0) L->wake_armed = true;
 }
 
 static bool remote_pending(struct coro_loop *L)
@@ -356,7 +356,7 @@ static void issue_cancels(struct coro_loop *L, struct coro_io_wait *w)
     for (size_t i = 0; i < w->n;) {
         size_t k = 0;
         for (; k < 16 && i + k < w->n; k++) c[k] = AIO_CANCEL(.id = w->ids[i + k]);
-        if (aio_ring_queue_batch(L->ring, c, k, ignore_result, NULL, NULL) != 0) {
+        if (coro_loop_queue_(L, c, k, ignore_result, NULL, NULL) != 0) {
             retry_later(L, w->task);
             return;
         }
@@ -437,7 +437,7 @@ static int io_batch(const struct aio_op *ops, size_t n, bool multi)
     if (!ids) return -ENOMEM;
     struct coro_io_wait w = { .task = t, .ops = ops, .ids = ids, .n = n, .remaining = n, .first_fail_index = n };
     int rc;
-    while ((rc = aio_ring_queue_batch(L->ring, ops, n, io_done, &w, ids)) == -EBUSY) {
+    while ((rc = coro_loop_queue_(L, ops, n, io_done, &w, ids)) == -EBUSY) {
         /* the ring is full: wait until the loop has reaped something */
         t->state = CORO_T_IO;
         t->io = NULL;
@@ -631,6 +631,7 @@ int coro_run(struct coro_scheduler *s)
         }
         struct aio_result r = { 0, 0 };
         rc = aio_ring_complete(L->ring, block ? AIO_WAIT : AIO_NOWAIT, &r);
+        L->ring_busy = aio_ring_in_flight(L->ring) != 0;
         if (rc < 0 && rc != -EINTR) break;
         rc = 0;
         if (L->space_head && (r.completed || !block)) wake_space_waiters(L);

@@ -230,9 +230,9 @@ Test(cancel, finished_task_cancel_is_harmless)
 {
     struct coro_scheduler *s;
     cr_assert_eq(coro_scheduler_create(&s, NULL), 0);
-    int rc = 0;
+    int rc = 0, res[3] = { 0 };
     struct coro_task *t;
-    cr_assert_eq(coro_spawn(s, self_cancel, (int[3]){ 0 }, NULL, &t), 0);
+    cr_assert_eq(coro_spawn(s, self_cancel, res, NULL, &t), 0);
     cr_assert_eq(coro_run(s), 0);
     cr_assert_eq(coro_task_cancel(t), 0);
     cr_assert_eq(coro_run(s), rc);

@@ -18,7 +18,9 @@
  */
     .text
 
-/* void coro_arch_switch(void **save_sp, void *load_sp) */
+/* void coro_arch_switch(void **save_sp, void *load_sp)
+ * Entered with the resume address on top of the stack: by a call, or, from
+ * coro_arch_enter (arch.h), by a jump after pushing it by hand. */
     .globl  coro_arch_switch
     .hidden coro_arch_switch
     .type   coro_arch_switch, @function
