@@ -57,14 +57,13 @@ struct coro_ctx {
 /* A stack slot from the pool: [guard page][usable ...][task struct]. */
 struct coro_stack {
     char *slot;                 /* lowest address of the slot (the guard page) */
-    char *lo;                   /* lowest usable address (a canary lives here) */
+    char *lo;                   /* lowest usable address (must read 0 when unguarded) */
     char *hi;                   /* one past the slot's end */
     uint32_t cls;               /* size class in the pool */
     bool guarded;               /* the page below `lo` is PROT_NONE */
     unsigned vg_id;             /* Valgrind's stack id */
 };
 
-#define CORO_CANARY 0xC0A1C0DEDEADBEEFull
 #define CORO_MAX_CLASSES 16
 
 struct coro_stack_class {
@@ -109,9 +108,16 @@ struct coro_io_wait;
 struct coro_waiter;
 
 struct coro_task {
+    /* first: what every switch touches, in one cache line (1M tasks round-robin
+     * miss the cache on each) */
     struct coro_ctx ctx;
     struct coro_loop *loop;
     struct coro_task *next;         /* run queue link */
+    char *stack_lo;                 /* == stack.lo */
+    uint8_t state;                  /* enum coro_task_state, loop thread only */
+    bool guarded;                   /* == stack.guarded */
+    uint8_t check_countdown;        /* switches until the next bottom-word check */
+    bool cancel_pending;            /* a cancel waits for the next wait */
     struct coro_task *remote_next;  /* remote queue link */
     struct coro_task *retry_next;   /* loop's cancel-retry / space-wait lists */
     unsigned remote_flags;          /* atomic: CORO_REMOTE_* pending */
@@ -119,8 +125,6 @@ struct coro_task {
     coro_fn fn;
     void *arg;
     void *result;
-    uint8_t state;                  /* enum coro_task_state, loop thread only */
-    bool cancel_pending;            /* a cancel waits for the next wait */
     bool cancelled;                 /* ever cancelled (coro_cancelled) */
     bool in_retry;                  /* on the loop's cancel-retry list */
     struct coro_io_wait *io;        /* the batch it waits for (CORO_T_IO) */

@@ -78,12 +78,21 @@ static __attribute__((noreturn)) void overflow_report(const struct coro_task *t,
     abort();
 }
 
-/* Stacks past the guard-page budget have none; an overflow that wrote their
- * lowest word (zero until then: fresh mappings read as zero) is caught here. */
-static inline void check_bottom(const struct coro_task *t)
+/* Stacks past the guard-page budget have none. For them, at a switch out:
+ * the stack pointer must not be in the lowest 256 bytes, and, every 16th switch and
+ * when the task ends, the lowest word must still read zero (fresh mappings do,
+ * without the page being touched), else an overflow is reported. Not every
+ * switch: that word sits on another page, and reading it costs a TLB miss per
+ * switch when a million tasks take turns (measured: 140 ns instead of 66). */
+#define BOTTOM_CHECK_EVERY 16
+static inline void check_bottom(struct coro_task *t, bool always)
 {
-    if (!t->stack.guarded && __builtin_expect(*(const volatile uint64_t *)t->stack.lo != 0, 0))
-        overflow_report(t, 0);
+    if (t->guarded) return;
+    char here;
+    if (__builtin_expect((uintptr_t)&here < (uintptr_t)t->stack_lo + 256, 0)) overflow_report(t, (uintptr_t)&here);
+    if (!always && --t->check_countdown) return;
+    t->check_countdown = BOTTOM_CHECK_EVERY;
+    if (__builtin_expect(*(const volatile uint64_t *)t->stack_lo != 0, 0)) overflow_report(t, 0);
 }
 
 /* Signal dispositions are per process, so the previous ones are too. */
@@ -191,7 +200,7 @@ static inline struct coro_task *next_task(struct coro_loop *L)
 void coro_suspend_(struct coro_task *t)
 {
     struct coro_loop *L = t->loop;
-    check_bottom(t);
+    check_bottom(t, false);
     struct coro_task *next = next_task(L);
     if (next == t) { t->state = CORO_T_RUNNING; return; }
     if (next) {
@@ -215,7 +224,7 @@ static void task_entry(void *arg)
     t->result = t->fn(t->arg);
 
     struct coro_loop *L = coro_tl_loop_;
-    check_bottom(t);
+    check_bottom(t, true);
     coro_event_set(&t->done);
     t->state = CORO_T_DONE;
     __atomic_fetch_sub(&L->sched->live, 1, __ATOMIC_ACQ_REL);
@@ -253,10 +262,11 @@ static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
     else __atomic_store_n(&L->remote_head, t, __ATOMIC_RELEASE);
     L->remote_tail = t;
     pthread_mutex_unlock(&L->remote_lock);
-    /* One notification until the loop drains; none before the loop has an
-     * event source (it checks the queue before it blocks, see loop_block). */
-    if (__atomic_exchange_n(&L->remote_notified, 1, __ATOMIC_SEQ_CST) == 0 &&
-        __atomic_load_n(&L->wake_ready, __ATOMIC_SEQ_CST))
+    /* At most one notification until the loop's EVENT_WAIT consumes it
+     * (wake_done clears the flag); none before the loop has an event source:
+     * it then looks at this queue before it blocks (coro_run). */
+    if (__atomic_load_n(&L->wake_ready, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&L->remote_notified, 1, __ATOMIC_SEQ_CST) == 0)
         (void)aio_single(AIO_EVENT_NOTIFY(.source = &L->wake_src));
 }
 
@@ -282,7 +292,6 @@ static void cancel_local(struct coro_loop *L, struct coro_task *t);
 static void drain_remote(struct coro_loop *L)
 {
     if (!remote_peek(L)) return;
-    __atomic_store_n(&L->remote_notified, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&L->remote_lock);
     struct coro_task *t = L->remote_head;
     __atomic_store_n(&L->remote_head, NULL, __ATOMIC_RELAXED);
@@ -302,7 +311,11 @@ static void wake_done(void *ctx, size_t index, int result)
 {
     (void)index;
     (void)result;
-    ((struct coro_loop *)ctx)->wake_armed = false;
+    struct coro_loop *L = ctx;
+    L->wake_armed = false;
+    /* the notification is consumed: the next post must send another (what
+     * it posted is drained at the top of the next pass) */
+    __atomic_store_n(&L->remote_notified, 0, __ATOMIC_SEQ_CST);
 }
 
 /* Keeps an EVENT_WAIT on the loop's event source in flight whenever the loop
@@ -506,6 +519,9 @@ int coro_spawn(struct coro_scheduler *s, coro_fn fn, void *arg, const struct cor
     struct coro_task *t = (struct coro_task *)(((uintptr_t)st.hi - top - 64) & ~(uintptr_t)63);
     memset(t, 0, sizeof *t);
     t->stack = st;
+    t->stack_lo = st.lo;
+    t->guarded = st.guarded;
+    t->check_countdown = BOTTOM_CHECK_EVERY;
     t->loop = &s->loop;
     t->fn = fn;
     t->arg = arg;

@@ -11,8 +11,9 @@
  *
  * The trade-off: the first `max_guarded` slots get their guard page (two map
  * entries each); past that budget slots are carved without one and rely on a
- * canary word at their lowest usable address, checked at every switch out of
- * the task: an overflow there is still reported with the task's name, but
+ * check of their lowest usable word, which must still read zero (as fresh
+ * memory does, without the page being touched) at every switch out of the
+ * task: an overflow there is still reported with the task's name, but
  * after the fact, when the neighbouring slot (another task's top area) may
  * already be damaged. The default budget is what the system limit leaves room
  * for after reserving 8192 entries for the rest of the process; a process
@@ -115,7 +116,9 @@ int coro_stack_get(struct coro_stack_pool *p, size_t usable, size_t top, struct 
         c->free = h->next;
         *out = h->s;
         coro_spin_unlock(&p->lock);
-        *(uint64_t *)out->lo = CORO_CANARY;
+        /* the overflow check wants a zero bottom word; reading it first keeps
+         * an untouched page untouched */
+        if (*(volatile uint64_t *)out->lo) *(volatile uint64_t *)out->lo = 0;
         return 0;
     }
     if (c->carve == c->carve_end) {
@@ -131,7 +134,6 @@ int coro_stack_get(struct coro_stack_pool *p, size_t usable, size_t top, struct 
     if (guard && mprotect(slot, pg, PROT_NONE) != 0) guard = false;
     *out = (struct coro_stack){ .slot = slot, .lo = slot + pg, .hi = slot + want, .cls = ci, .guarded = guard };
     out->vg_id = CORO_VG_STACK_REGISTER(out->lo, out->hi);
-    *(uint64_t *)out->lo = CORO_CANARY;
     return 0;
 }
 

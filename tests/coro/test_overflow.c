@@ -74,3 +74,30 @@ Test(overflow, stack_without_guard_page_is_still_reported, .timeout = 60)
     cr_assert_not_null(strstr(err, "stack overflow in task 'overflower'"), "stderr: %s", err);
     cr_assert_not_null(strstr(err, "no guard page"), "stderr: %s", err);
 }
+
+/* Unguarded stacks that do not overflow run normally (no false report). */
+static void *yield_some(void *p)
+{
+    volatile char buf[2048];
+    memset((char *)buf, 1, sizeof buf);
+    for (int i = 0; i < 3; i++) coro_yield();
+    return (void *)(intptr_t)(buf[5] + (intptr_t)p);
+}
+
+Test(overflow, unguarded_stacks_without_overflow_run, .timeout = 60)
+{
+    struct coro_scheduler *s;
+    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .max_guarded_stacks = 1 }), 0);
+    for (int round = 0; round < 2; round++) { /* the second round reuses pooled stacks */
+        struct coro_task *t[20];
+        for (int i = 0; i < 20; i++)
+            cr_assert_eq(coro_spawn(s, yield_some, (void *)(intptr_t)i, &(struct coro_spawn_options){ .stack_size = 8192 }, &t[i]), 0);
+        cr_assert_eq(coro_run(s), 0);
+        for (int i = 0; i < 20; i++) {
+            void *r;
+            cr_assert_eq(coro_task_join(t[i], &r), 0);
+            cr_assert_eq((intptr_t)r, i + 1);
+        }
+    }
+    coro_scheduler_destroy(s);
+}
