@@ -148,7 +148,6 @@ static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ri
     const uint64_t userdata = sl->op.common.userdata;
 
     sl->state = AIO_SLOT_FREE;
-    sl->batch_fn = NULL;
     if (++sl->gen == 0) sl->gen = 1;
     sl->next_free = ring->free_head;
     ring->free_head = s;

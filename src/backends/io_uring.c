@@ -643,10 +643,11 @@ static int uring_reap(struct aio_ring *ring, bool wait)
         bool block = wait && ring->tally.completed == 0 && ring->in_flight > 0;
         /* one io_uring_enter: submit what is queued and, if we must, wait */
         int rc = block ? io_uring_submit_and_wait(&u->ring, 1) : io_uring_submit_and_get_events(&u->ring);
-        unsigned head, seen = 0;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&u->ring, head, cqe) {
-            seen++;
+        /* Read the CQ tail once; CQEs that land meanwhile wait for the next pass. */
+        struct io_uring_cq *cq = &u->ring.cq;
+        unsigned head = *cq->khead, tail = io_uring_smp_load_acquire(cq->ktail), seen = tail - head;
+        for (; head != tail; head++) {
+            const struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
             uint64_t udata = cqe->user_data;
             uint32_t s = aio_id_slot(udata);
             struct aio_slot *sl = &ring->slots[s];
