@@ -138,15 +138,17 @@ static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ri
 {
     struct aio_slot *sl = &ring->slots[s];
     const int code = result < 0 ? result : 0;
-    if (aio_kind_has_value(sl->op.kind)) aio_write_value(&sl->op, result);
-    if (sl->op.common.out_error) *sl->op.common.out_error = code;
-
+    /* Everything the slot and the ring need happens before the stores through
+     * the user's out_* pointers, which the compiler must assume alias them. */
+    int *const out_error = sl->op.common.out_error;
+    const bool has_value = aio_kind_has_value(sl->op.kind);
     const aio_batch_fn fn = sl->batch_fn;
     void *const fn_ctx = sl->batch_ctx;
     const uint32_t index = sl->batch_index;
     const aio_id id = aio_make_id(s, sl->gen);
     const uint64_t userdata = sl->op.common.userdata;
 
+    if (has_value) aio_write_value(&sl->op, result); /* reads the op: before the slot is reused */
     sl->state = AIO_SLOT_FREE;
     if (++sl->gen == 0) sl->gen = 1;
     sl->next_free = ring->free_head;
@@ -154,6 +156,7 @@ static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ri
     ring->in_flight--;
     ring->tally.completed++;
     ring->tally.failed += code < 0;
+    if (out_error) *out_error = code;
 
     if (fn) fn(fn_ctx, index, code);
     else if (ring->on_complete) ring->on_complete(ring->ctx, id, userdata, code);
