@@ -363,7 +363,9 @@ typedef void (*aio_batch_fn)(void *ctx, size_t index, int result);
 AIO_API int aio_ring_queue_batch(struct aio_ring *ring, const struct aio_op *ops, size_t n,
                                  aio_batch_fn fn, void *ctx, aio_id *ids);
 /* Submits what is queued and reaps completions (one syscall on io_uring).
- * `result` may be NULL. Returns 0 or a negative errno. */
+ * `result` may be NULL. Returns 0 or a negative errno (-EINTR when a signal
+ * interrupted the wait, -EDEADLK when called from one of the ring's own
+ * callbacks, which may queue ops but not reap). */
 AIO_API int aio_ring_complete(struct aio_ring *ring, enum aio_wait_mode mode, struct aio_result *result);
 /* Completes until nothing is in flight; returns how many ops failed, or -errno. */
 AIO_API int aio_ring_complete_all(struct aio_ring *ring);
@@ -371,7 +373,8 @@ AIO_API int aio_ring_complete_all(struct aio_ring *ring);
 AIO_API size_t aio_ring_in_flight(const struct aio_ring *ring);
 /* The backend the ring runs on (never AIO_BACKEND_AUTO). */
 AIO_API enum aio_backend aio_ring_backend(const struct aio_ring *ring);
-/* Cancels and reaps whatever is still in flight (on_complete still runs), then frees. */
+/* Cancels and reaps whatever is still in flight (on_complete still runs), then
+ * frees. Must not be called from one of the ring's own callbacks (aborts). */
 AIO_API void aio_ring_destroy(struct aio_ring *ring);
 
 /* ------------------------------------------------------------------------- */

@@ -102,6 +102,7 @@ int aio_ring_create(struct aio_ring **out, const struct aio_ring_options *opts)
 void aio_ring_destroy(struct aio_ring *ring)
 {
     if (!ring) return;
+    if (ring->reaping) abort(); /* from one of its own callbacks: it is still in use */
     /* Cancel again after every reap: a HARD link may start the next op of a
      * chain after its predecessor was cancelled. */
     while (ring->in_flight) {
@@ -203,9 +204,14 @@ void aio_write_value(const struct aio_op *op, int res)
 int aio_ring_complete(struct aio_ring *ring, enum aio_wait_mode mode, struct aio_result *result)
 {
     if (!ring || (mode != AIO_WAIT && mode != AIO_NOWAIT)) return -EINVAL;
+    if (ring->reaping) return -EDEADLK; /* called from one of this ring's callbacks */
     ring->tally = (struct aio_result){ 0, 0 };
     int rc = 0;
-    if (ring->in_flight) rc = ring->be->reap(ring, mode == AIO_WAIT);
+    if (ring->in_flight) {
+        ring->reaping = true;
+        rc = ring->be->reap(ring, mode == AIO_WAIT);
+        ring->reaping = false;
+    }
     if (result) *result = ring->tally;
     return rc < 0 ? rc : 0;
 }

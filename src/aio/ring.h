@@ -86,6 +86,7 @@ struct aio_ring {
     uint32_t free_head;
     uint32_t *batch_idx;         /* [entries] scratch: slot numbers of the batch being queued */
     bool batch_linked;           /* the batch being submitted has at least one link */
+    bool reaping;                /* inside aio_ring_complete: callbacks may queue, not reap */
     aio_complete_fn on_complete;
     void *ctx;
     struct aio_result tally;     /* what the current reap delivered */
