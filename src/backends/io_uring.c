@@ -446,6 +446,39 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
 }
 
 /*
+ * The kernel does not fail the links of these requests when they fail while
+ * running (io_uring never marks them failed: an FSYNC on a pipe, a SHUTDOWN of
+ * an unconnected socket, a MKDIRAT of an existing path all let a SOFT chain run
+ * on); it only does so for errors found before they run, such as a bad fd.
+ */
+static bool kernel_keeps_links_on_failure(enum aio_kind kind)
+{
+    switch (kind) {
+    case AIO_KIND_FSYNC:
+    case AIO_KIND_SHUTDOWN:
+    case AIO_KIND_MKDIRAT:
+    case AIO_KIND_UNLINKAT:
+    case AIO_KIND_RENAMEAT:
+    case AIO_KIND_SYMLINKAT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Whether the kernel run must end after slot `s` so that finish() applies
+ * the SOFT rule itself: after such an op, or after the LINK_TIMEOUT bounding
+ * one (an op and its LINK_TIMEOUT must reach the kernel together). */
+static bool soft_link_needs_cut(struct aio_ring *ring, uint32_t s)
+{
+    const struct aio_slot *sl = &ring->slots[s];
+    if (sl->chain_next == AIO_NO_SLOT) return false;
+    if (sl->op.kind == AIO_KIND_LINK_TIMEOUT) sl = &ring->slots[sl->chain_prev];
+    else if (ring->slots[sl->chain_next].op.kind == AIO_KIND_LINK_TIMEOUT) return false;
+    return sl->op.common.link == AIO_LINK_SOFT && kernel_keeps_links_on_failure(sl->op.kind);
+}
+
+/*
  * Starts a chain at slot `s`, the first op of it not yet started. A run of ops
  * the kernel can do goes to the SQ as one linked run; an op it cannot do runs
  * here, and the run before it ends there: the op after the run's last one is
@@ -474,7 +507,7 @@ static void start_chain(struct aio_ring *ring, struct uring *u, uint32_t s)
             struct aio_slot *cur = &ring->slots[s];
             struct uring_side *sd = &u->side[s];
             uint32_t next = cur->chain_next;
-            bool cut = next != AIO_NO_SLOT && !in_kernel(ring, u, next);
+            bool cut = next != AIO_NO_SLOT && (!in_kernel(ring, u, next) || soft_link_needs_cut(ring, s));
             if (cut) sd->held = next;
             if (cur->op.kind == AIO_KIND_CLOSE) {
                 /* cancel the fd's ops in flight first, then close, in order */
