@@ -96,6 +96,9 @@ enum aio_kind {
  *  NONE: the next op is independent.
  *  SOFT: the next op starts once this one has succeeded; if this one fails, every
  *        remaining op of the chain completes with -ECANCELED without running.
+ *        As in io_uring, a READ, WRITE, READV, WRITEV or SPLICE that moved fewer
+ *        bytes than asked (and a socket transfer with MSG_WAITALL that did)
+ *        counts as a failure for the chain, though the op itself reports success.
  *  HARD: the next op starts once this one has completed, whatever its result.
  * The last op of a batch must not carry a link (-EINVAL).
  */
