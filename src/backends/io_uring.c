@@ -429,6 +429,7 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
         /* Without IORING_ASYNC_CANCEL_FD: cancel this ring's ops on the fd one
          * by one. The kernel holds its own file references, so closing now is
          * safe; the cancellations complete them with -ECANCELED. */
+        bool cancelling = false;
         for (uint32_t i = 0; i < ring->entries; i++) {
             struct aio_slot *o = &ring->slots[i];
             int second;
@@ -438,7 +439,13 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
             struct io_uring_sqe *sqe = sqe_get(u);
             io_uring_prep_cancel64(sqe, aio_slot_id(ring, i), 0);
             io_uring_sqe_set_data64(sqe, UDATA_INTERNAL);
+            cancelling = true;
         }
+        /* Ops on the fd queued before this CLOSE may still sit in the SQ (the
+         * same batch, or one not yet reaped): submit them and their
+         * cancellations before the descriptor goes, or they would find it
+         * closed and report -EBADF instead of -ECANCELED. */
+        if (cancelling) (void)io_uring_submit(&u->ring);
         return aio_sysop_run(op);
     default:
         return aio_sysop_run(op);
