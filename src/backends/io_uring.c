@@ -670,6 +670,10 @@ static void drain_local(struct aio_ring *ring, struct uring *u)
         struct local_done d = u->local[u->local_head];
         u->local_head = (u->local_head + 1) % u->entries;
         u->local_count--;
+        /* finish() clears side flags for kernel completions; a slot completed
+         * here may carry SIDE_CHAIN_FAILED from mark_chain_failed (it was held
+         * after a failed op), which must not leak into the slot's next op. */
+        u->side[d.slot].flags = 0;
         aio_ring_deliver(ring, d.slot, d.result);
     }
 }
