@@ -425,7 +425,7 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
     switch (op->kind) {
     case AIO_KIND_CHILD_EXIT:
         return u->side[s].raw; /* its pidfd could not be opened */
-    case AIO_KIND_CLOSE:
+    case AIO_KIND_CLOSE: {
         /* Without IORING_ASYNC_CANCEL_FD: cancel this ring's ops on the fd one
          * by one. The kernel holds its own file references, so closing now is
          * safe; the cancellations complete them with -ECANCELED. */
@@ -447,6 +447,7 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
          * closed and report -EBADF instead of -ECANCELED. */
         if (cancelling) (void)io_uring_submit(&u->ring);
         return aio_sysop_run(op);
+    }
     default:
         return aio_sysop_run(op);
     }
