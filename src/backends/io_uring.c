@@ -460,7 +460,9 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
          * by one. The kernel holds its own file references, so closing now is
          * safe; the cancellations complete them with -ECANCELED. */
         bool cancelling = false;
-        for (uint32_t i = 0; i < ring->entries; i++) {
+        /* aio_op_fd() is -1 for ops without a descriptor: closing a negative
+         * fd (which fails with -EBADF) must not match, and so cancel, them */
+        for (uint32_t i = 0; op->close.fd >= 0 && i < ring->entries; i++) {
             struct aio_slot *o = &ring->slots[i];
             int second;
             if (o->state != AIO_SLOT_BUSY || i == s) continue;
