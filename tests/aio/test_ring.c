@@ -312,13 +312,23 @@ Test(ring, destroy_cancels_ops_in_flight)
         AIO_RECV(.socket = sv[0], .buf = buf, .len = sizeof buf, .userdata = 6),
     }, 6), 0);
     cr_assert_eq(ring_poke(ring), 0);
-    /* and one only queued, never submitted */
-    cr_assert_eq(aio_ring_queue(ring, &AIO_TIMEOUT(.ns = MS(10000), .userdata = 7), 1), 0);
+    /* and some only queued, never submitted: a chain whose ops behind the
+     * TIMEOUT must never run */
+    char d[64], p[128];
+    tmpdir_make(d);
+    path_in(p, sizeof p, d, "never");
+    cr_assert_eq(aio_ring_queue(ring, (struct aio_op[]){
+        AIO_TIMEOUT(.ns = MS(10000), .link = AIO_LINK_SOFT, .userdata = 7),
+        AIO_MKDIRAT(.path = p, .mode = 0700, .link = AIO_LINK_SOFT, .userdata = 8),
+        AIO_NOP(.userdata = 9),
+    }, 3), 0);
     uint64_t t0 = now_ns();
     aio_ring_destroy(ring);
     cr_assert_lt(now_ns() - t0, MS(1000), "aio_ring_destroy did not return promptly");
-    cr_assert_eq(rec.n, 7, "every op in flight completes once");
-    for (uint64_t u = 1; u <= 7; u++)
+    cr_assert_not(path_exists(p), "an op behind a cancelled one ran during destroy");
+    tmpdir_remove(d);
+    cr_assert_eq(rec.n, 9, "every op in flight completes once");
+    for (uint64_t u = 1; u <= 9; u++)
         cr_assert_eq(rec_find(&rec, u)->result, -ECANCELED, "op %llu: %s", (unsigned long long)u,
                      aio_strerror(rec_find(&rec, u)->result));
     cr_assert_eq(got, 0);

@@ -1,8 +1,8 @@
 # test_uring_fallback: the io_uring backend's synchronous fallback. Runs on
 # io_uring only, with opcodes hidden through AIO_URING_HIDE_OPS so that those
 # kinds run in the library on a kernel that has them all. The binary also
-# carries the generic kind, link, timeout and cancel tests: they must pass
-# unchanged across the fallback.
+# carries the generic kind, link, timeout, cancel, ring and bad-input tests:
+# they must pass unchanged across the fallback.
 list(APPEND CAIO_SPECIAL_TESTS test_uring_fallback)
 if("io_uring" IN_LIST CAIO_TEST_BACKENDS)
   add_executable(test_uring_fallback
@@ -12,7 +12,9 @@ if("io_uring" IN_LIST CAIO_TEST_BACKENDS)
     ${CMAKE_CURRENT_SOURCE_DIR}/test_kinds_misc.c
     ${CMAKE_CURRENT_SOURCE_DIR}/test_links.c
     ${CMAKE_CURRENT_SOURCE_DIR}/test_timeouts.c
-    ${CMAKE_CURRENT_SOURCE_DIR}/test_cancel.c)
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_cancel.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_ring.c
+    ${CMAKE_CURRENT_SOURCE_DIR}/test_invalid.c)
   target_include_directories(test_uring_fallback PRIVATE ${CRITERION_INCLUDE} ${CMAKE_CURRENT_SOURCE_DIR})
   target_compile_definitions(test_uring_fallback PRIVATE _GNU_SOURCE)
   target_link_libraries(test_uring_fallback PRIVATE caio::aio ${CRITERION_LIB})
