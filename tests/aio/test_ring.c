@@ -292,6 +292,22 @@ Test(ring, ten_thousand_nops_immediate)
     cr_assert_eq(aio_single(AIO_NOP()), 0);
 }
 
+/* The immediate calls' ring grows for a batch bigger than it, and keeps working. */
+Test(ring, immediate_ring_grows)
+{
+    cr_assert_eq(aio_single(AIO_NOP()), 0);
+    enum { N = 1000 };
+    static struct aio_op ops[N];
+    static int e[N];
+    for (int i = 0; i < N; i++) {
+        e[i] = 1;
+        ops[i] = AIO_NOP(.out_error = &e[i], .link = i % 10 == 9 || i == N - 1 ? AIO_LINK_NONE : AIO_LINK_SOFT);
+    }
+    cr_assert_eq(aio_multi(ops, N), 0);
+    for (int i = 0; i < N; i++) cr_assert_eq(e[i], 0);
+    cr_assert_eq(AIO_MULTI(AIO_TIMEOUT(.ns = 1000, .link = AIO_LINK_SOFT), AIO_NOP()), 0);
+}
+
 /* Destroying a ring with ops in flight cancels them (on_complete sees
  * -ECANCELED for each) and returns promptly. */
 Test(ring, destroy_cancels_ops_in_flight)
