@@ -6,6 +6,9 @@
  */
 #include "helpers.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+
 static char dir[64];
 static void links_setup(void) { tmpdir_make(dir); }
 static void links_teardown(void) { tmpdir_remove(dir); }
@@ -358,5 +361,39 @@ Test(links, short_splice_and_waitall_break_soft_chain)
     close(sv[1]);
     close(p[0]);
     close(p[1]);
+    close(fd);
+}
+
+/* A short WRITE (and WRITEV) breaks a SOFT chain too: RLIMIT_FSIZE caps the
+ * file at 10 bytes, so a 16-byte write stops short (SIGXFSZ ignored). */
+Test(links, short_write_breaks_soft_chain)
+{
+    char f[128], d[128];
+    path_in(f, sizeof f, dir, "capped");
+    path_in(d, sizeof d, dir, "after");
+    int fd = open(f, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = { 10, 10 };
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    size_t w = 0;
+    int ew = 1, em = 1;
+    cr_assert_eq(AIO_MULTI(AIO_WRITE(.fd = fd, .buf = "0123456789abcdef", .len = 16, .offset = 0, .out_written = &w,
+                                     .link = AIO_LINK_SOFT, .out_error = &ew),
+                           AIO_MKDIRAT(.path = d, .mode = 0700, .out_error = &em)), -ECANCELED);
+    cr_assert_eq(ew, 0);
+    cr_assert_eq(w, 10);
+    cr_assert_eq(em, -ECANCELED);
+    cr_assert_not(path_exists(d));
+
+    struct iovec v[2] = { { "abc", 3 }, { "defgh", 5 } };
+    cr_assert_eq(AIO_MULTI(AIO_WRITEV(.fd = fd, .iov = v, .iovcnt = 2, .offset = 5, .out_written = &w,
+                                      .link = AIO_LINK_SOFT),
+                           AIO_MKDIRAT(.path = d, .mode = 0700, .out_error = &em)), -ECANCELED);
+    cr_assert_eq(w, 5);
+    cr_assert_not(path_exists(d));
+    /* a write that fits lets the chain go on */
+    cr_assert_eq(AIO_MULTI(AIO_WRITE(.fd = fd, .buf = "XY", .len = 2, .offset = 0, .link = AIO_LINK_SOFT),
+                           AIO_MKDIRAT(.path = d, .mode = 0700, .out_error = &em)), 0);
+    cr_assert(path_exists(d));
     close(fd);
 }
