@@ -62,6 +62,27 @@ Test(ring, on_complete_once_per_op)
     aio_ring_destroy(ring);
 }
 
+/* An op is copied when queued: the array it came from may be reused at once. */
+Test(ring, ops_are_copied_when_queued)
+{
+    struct recorder rec = { 0 };
+    struct aio_ring *ring = ring_new(8, &rec);
+    int e[3] = { 1, 1, 1 };
+    struct aio_op ops[3] = {
+        AIO_TIMEOUT(.ns = MS(20), .link = AIO_LINK_SOFT, .out_error = &e[0], .userdata = 1),
+        AIO_CLOSE(.fd = -1, .out_error = &e[1], .userdata = 2),
+        AIO_OPENAT(.path = "/nonexistent/caio", .out_error = &e[2], .userdata = 3),
+    };
+    cr_assert_eq(aio_ring_queue(ring, ops, 3), 0);
+    memset(ops, 0xa5, sizeof ops);
+    cr_assert_eq(aio_ring_complete_all(ring), 2);
+    cr_assert_eq(e[0], 0);
+    cr_assert_eq(e[1], -EBADF);
+    cr_assert_eq(e[2], -ENOENT);
+    cr_assert_eq(rec_find(&rec, 2)->result, -EBADF);
+    aio_ring_destroy(ring);
+}
+
 Test(ring, result_tally)
 {
     struct aio_ring *ring = ring_new(8, NULL);
