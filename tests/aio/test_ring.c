@@ -358,14 +358,18 @@ Test(ring, destroy_cancels_ops_in_flight)
         AIO_TIMEOUT(.ns = MS(10000), .link = AIO_LINK_SOFT, .userdata = 7),
         AIO_MKDIRAT(.path = p, .mode = 0700, .link = AIO_LINK_SOFT, .userdata = 8),
         AIO_NOP(.userdata = 9),
-    }, 3), 0);
+        /* HARD: the second RECV may start once the first is cancelled, and
+         * is cancelled in its turn */
+        AIO_RECV(.socket = sv[0], .buf = buf, .len = sizeof buf, .link = AIO_LINK_HARD, .userdata = 10),
+        AIO_RECV(.socket = sv[0], .buf = buf, .len = sizeof buf, .userdata = 11),
+    }, 5), 0);
     uint64_t t0 = now_ns();
     aio_ring_destroy(ring);
     cr_assert_lt(now_ns() - t0, MS(1000), "aio_ring_destroy did not return promptly");
     cr_assert_not(path_exists(p), "an op behind a cancelled one ran during destroy");
     tmpdir_remove(d);
-    cr_assert_eq(rec.n, 9, "every op in flight completes once");
-    for (uint64_t u = 1; u <= 9; u++)
+    cr_assert_eq(rec.n, 11, "every op in flight completes once");
+    for (uint64_t u = 1; u <= 11; u++)
         cr_assert_eq(rec_find(&rec, u)->result, -ECANCELED, "op %llu: %s", (unsigned long long)u,
                      aio_strerror(rec_find(&rec, u)->result));
     cr_assert_eq(got, 0);
