@@ -18,6 +18,7 @@
  *                     Take one checked batch, slots in batch order. Chains are
  *                     already marked (slot.chain_next / chain_prev, op.common.link)
  *                     and capacity is already reserved, so this cannot fail:
+ *                     (ring->batch_linked says whether any op of it is linked)
  *                     whatever goes wrong later is an op's result. A backend with
  *                     native links (io_uring) hands chains to the kernel; the
  *                     others keep them in the emulation core (src/aio/emul.*) and
@@ -84,6 +85,7 @@ struct aio_ring {
     uint32_t in_flight;
     uint32_t free_head;
     uint32_t *batch_idx;         /* [entries] scratch: slot numbers of the batch being queued */
+    bool batch_linked;           /* the batch being submitted has at least one link */
     aio_complete_fn on_complete;
     void *ctx;
     struct aio_result tally;     /* what the current reap delivered */
@@ -112,10 +114,50 @@ static inline uint32_t aio_ring_lookup(const struct aio_ring *ring, aio_id id)
 /* Checks a batch as API.md requires; 0 or -EINVAL. */
 int aio_check_batch(const struct aio_op *ops, size_t n);
 
-/* Backend -> core: slot `slot` finished with `result` (a syscall-style value:
- * >= 0 success with a count/fd/mask, < 0 -errno). Writes out_* targets, reports,
- * frees the slot. */
-void aio_ring_deliver(struct aio_ring *ring, uint32_t slot, int result);
+/* Writes the value target (out_read, out_fd, ...) of kinds that have one. */
+void aio_write_value(const struct aio_op *op, int res);
+
+/* Kinds without a value target: delivering them skips aio_write_value. */
+static inline bool aio_kind_has_value(enum aio_kind k)
+{
+    return !(k == AIO_KIND_NOP || k == AIO_KIND_FSYNC || k == AIO_KIND_CLOSE || k == AIO_KIND_RENAMEAT ||
+             k == AIO_KIND_UNLINKAT || k == AIO_KIND_MKDIRAT || k == AIO_KIND_SYMLINKAT ||
+             k == AIO_KIND_BIND || k == AIO_KIND_LISTEN || k == AIO_KIND_CONNECT ||
+             k == AIO_KIND_SHUTDOWN || k == AIO_KIND_TIMEOUT || k == AIO_KIND_LINK_TIMEOUT ||
+             k == AIO_KIND_CANCEL || k == AIO_KIND_EVENT_NOTIFY || k == AIO_KIND_EVENT_WAIT);
+}
+
+/*
+ * Backend -> core: slot `s` finished with `result` (syscall-style: >= 0 success
+ * with a count/fd/mask, < 0 -errno). Writes the out_* targets, frees the slot,
+ * then reports to the batch callback or on_complete. Inline: it runs once per op.
+ * The slot is freed before reporting, so a callback may queue into it; its
+ * generation moves on, so the old id goes stale.
+ */
+static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ring *ring, uint32_t s, int result)
+{
+    struct aio_slot *sl = &ring->slots[s];
+    const int code = result < 0 ? result : 0;
+    if (aio_kind_has_value(sl->op.kind)) aio_write_value(&sl->op, result);
+    if (sl->op.common.out_error) *sl->op.common.out_error = code;
+
+    const aio_batch_fn fn = sl->batch_fn;
+    void *const fn_ctx = sl->batch_ctx;
+    const uint32_t index = sl->batch_index;
+    const aio_id id = aio_make_id(s, sl->gen);
+    const uint64_t userdata = sl->op.common.userdata;
+
+    sl->state = AIO_SLOT_FREE;
+    if (++sl->gen == 0) sl->gen = 1;
+    sl->next_free = ring->free_head;
+    ring->free_head = s;
+    ring->in_flight--;
+    ring->tally.completed++;
+    ring->tally.failed += code < 0;
+
+    if (fn) fn(fn_ctx, index, code);
+    else if (ring->on_complete) ring->on_complete(ring->ctx, id, userdata, code);
+}
 
 /* The backend implementations. Each returns NULL where it is not built. */
 const struct aio_backend_ops *aio_backend_io_uring(void);

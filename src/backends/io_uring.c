@@ -67,6 +67,9 @@ struct uring {
     uint32_t entries;
     unsigned setup_flags;
     bool native[AIO_KIND_COUNT_];   /* the kind's opcode is usable in this kernel */
+    /* The kind goes to the kernel as one plain SQE, and its CQE result needs no
+     * translation: what the fast paths of submit and reap check. */
+    bool plain[AIO_KIND_COUNT_];
     bool cancel_fd;                 /* ASYNC_CANCEL knows IORING_ASYNC_CANCEL_FD */
     bool enabled;                   /* enabled by (and bound to) the driving thread */
     bool destroying;                /* no chain may start any more */
@@ -144,6 +147,10 @@ static int probe_kinds(struct uring *u)
         if (!have && !kind_opcode[i].may_run_sync) rc = -ENOTSUP;
         u->native[k] = have;
     }
+    for (int k = 1; k < AIO_KIND_COUNT_; k++) u->plain[k] = u->native[k];
+    /* These need more than one SQE, a translated result, or a partner. */
+    u->plain[AIO_KIND_CLOSE] = u->plain[AIO_KIND_CHILD_EXIT] = u->plain[AIO_KIND_TIMEOUT] = false;
+    u->plain[AIO_KIND_LINK_TIMEOUT] = u->plain[AIO_KIND_EVENT_NOTIFY] = u->plain[AIO_KIND_EVENT_WAIT] = false;
     /* IORING_ASYNC_CANCEL_FD came with the SOCKET opcode (5.19). */
     u->cancel_fd = io_uring_opcode_supported(probe, IORING_OP_SOCKET) && !hidden_by_env(AIO_KIND_CLOSE);
     io_uring_free_probe(probe);
@@ -170,7 +177,12 @@ static int uring_init(struct aio_ring *ring)
         free(u);
         return -ENOMEM;
     }
-    for (uint32_t i = 0; i < ring->entries; i++) u->side[i].pidfd = -1;
+    /* Side data is clean whenever its slot is idle (finish() restores this),
+     * so an op outside any chain needs no side-data writes at all. */
+    for (uint32_t i = 0; i < ring->entries; i++) {
+        u->side[i].pidfd = -1;
+        u->side[i].held = AIO_NO_SLOT;
+    }
 
     /* Room for every op in flight plus the extra SQE a CLOSE takes, so queueing
      * never has to flush the SQ in the middle of a batch. */
@@ -235,7 +247,8 @@ static void bind_to_thread(struct uring *u)
 
 /* ---- SQE preparation ---------------------------------------------------- */
 
-static struct io_uring_sqe *sqe_get(struct uring *u)
+/* The SQ is sized so this is rare: flush it to the kernel to make room. */
+static __attribute__((noinline)) struct io_uring_sqe *sqe_get_slow(struct uring *u)
 {
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&u->ring))) {
@@ -243,6 +256,12 @@ static struct io_uring_sqe *sqe_get(struct uring *u)
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) abort(); /* ring unusable */
     }
     return sqe;
+}
+
+static inline struct io_uring_sqe *sqe_get(struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    return sqe ? sqe : sqe_get_slow(u);
 }
 
 static void set_ts(struct __kernel_timespec *ts, uint64_t ns)
@@ -254,7 +273,8 @@ static void set_ts(struct __kernel_timespec *ts, uint64_t ns)
 static unsigned rw_len(size_t len) { return len > MAX_RW ? MAX_RW : (unsigned)len; }
 
 /* Fills `sqe` for slot `s` (a kind this kernel runs). */
-static void prep(struct uring *u, struct aio_slot *sl, struct uring_side *sd, struct io_uring_sqe *sqe)
+static inline __attribute__((always_inline)) void prep(struct uring *u, struct aio_slot *sl, struct uring_side *sd,
+                                                     struct io_uring_sqe *sqe)
 {
     const struct aio_op *op = &sl->op;
     switch (op->kind) {
@@ -455,8 +475,7 @@ static void start_chain(struct aio_ring *ring, struct uring *u, uint32_t s)
             struct uring_side *sd = &u->side[s];
             uint32_t next = cur->chain_next;
             bool cut = next != AIO_NO_SLOT && !in_kernel(ring, u, next);
-            sd->flags = 0;
-            sd->held = cut ? next : AIO_NO_SLOT;
+            if (cut) sd->held = next;
             if (cur->op.kind == AIO_KIND_CLOSE) {
                 /* cancel the fd's ops in flight first, then close, in order */
                 struct io_uring_sqe *c = sqe_get(u);
@@ -478,8 +497,40 @@ static void uring_submit(struct aio_ring *ring, const uint32_t *idx, size_t n)
 {
     struct uring *u = U(ring);
     bind_to_thread(u);
-    for (size_t i = 0; i < n; i++)
-        if (ring->slots[idx[i]].chain_prev == AIO_NO_SLOT) start_chain(ring, u, idx[i]);
+    struct io_uring_sq *sq = &u->ring.sq;
+    if (!ring->batch_linked && !u->destroying && io_uring_sq_space_left(&u->ring) >= 2 * n) {
+        /* No chains, and room for every op even at two SQEs each: take SQEs
+         * straight from the SQ tail instead of one checked call per op. */
+        unsigned tail = sq->sqe_tail;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t s = idx[i];
+            struct aio_slot *sl = &ring->slots[s];
+            if (!u->plain[sl->op.kind]) {
+                sq->sqe_tail = tail;
+                start_chain(ring, u, s);
+                tail = sq->sqe_tail;
+                continue;
+            }
+            struct io_uring_sqe *sqe = &sq->sqes[tail++ & sq->ring_mask];
+            prep(u, sl, &u->side[s], sqe);
+            io_uring_sqe_set_data64(sqe, aio_make_id(s, sl->gen));
+        }
+        sq->sqe_tail = tail;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = idx[i];
+        struct aio_slot *sl = &ring->slots[s];
+        if (sl->chain_prev != AIO_NO_SLOT) continue; /* started with its chain */
+        if (sl->chain_next == AIO_NO_SLOT && u->plain[sl->op.kind] && !u->destroying) {
+            /* the common case: one op, one SQE */
+            struct io_uring_sqe *sqe = sqe_get(u);
+            prep(u, sl, &u->side[s], sqe);
+            io_uring_sqe_set_data64(sqe, aio_make_id(s, sl->gen));
+            continue;
+        }
+        start_chain(ring, u, s);
+    }
 }
 
 /* ---- completions -------------------------------------------------------- */
@@ -499,6 +550,7 @@ static void finish(struct aio_ring *ring, struct uring *u, uint32_t s, int res, 
 {
     uint32_t held = u->side[s].held;
     u->side[s].held = AIO_NO_SLOT;
+    u->side[s].flags = 0;
     aio_ring_deliver(ring, s, res);
     if (held == AIO_NO_SLOT) return;
     if (broken || u->destroying) cancel_rest(ring, u, held);
@@ -591,11 +643,20 @@ static int uring_reap(struct aio_ring *ring, bool wait)
         bool block = wait && ring->tally.completed == 0 && ring->in_flight > 0;
         /* one io_uring_enter: submit what is queued and, if we must, wait */
         int rc = block ? io_uring_submit_and_wait(&u->ring, 1) : io_uring_submit_and_get_events(&u->ring);
-        unsigned head, seen = 0;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&u->ring, head, cqe) {
-            on_cqe(ring, u, cqe->user_data, cqe->res);
-            seen++;
+        /* Read the CQ tail once; CQEs that land meanwhile wait for the next pass. */
+        struct io_uring_cq *cq = &u->ring.cq;
+        unsigned head = *cq->khead, tail = io_uring_smp_load_acquire(cq->ktail), seen = tail - head;
+        for (; head != tail; head++) {
+            const struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
+            uint64_t udata = cqe->user_data;
+            uint32_t s = aio_id_slot(udata);
+            struct aio_slot *sl = &ring->slots[s];
+            if (aio_id_gen(udata) != 0 && u->plain[sl->op.kind] &&
+                (sl->chain_next & sl->chain_prev) == AIO_NO_SLOT) {
+                aio_ring_deliver(ring, s, cqe->res); /* not in a chain, nothing to translate */
+                continue;
+            }
+            on_cqe(ring, u, udata, cqe->res);
         }
         io_uring_cq_advance(&u->ring, seen);
         drain_local(ring, u);
