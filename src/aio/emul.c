@@ -515,6 +515,7 @@ static int cancel_by_id(struct aio_emul *em, aio_id id, uint32_t self)
  * forgets the fd before its number can be reused. */
 static void cancel_fd(struct aio_emul *em, int fd, uint32_t self)
 {
+    if (fd < 0) return; /* -1 is what aio_op_fd says for "no descriptor" */
     for (uint32_t i = 0; i < em->ring->entries; i++) {
         struct aio_slot *o = &em->ring->slots[i];
         if (o->state != AIO_SLOT_BUSY || i == self) continue;
