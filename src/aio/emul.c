@@ -132,7 +132,7 @@ static int fd_reserve(struct aio_emul *em, int fd)
     while (cap <= fd) cap *= 2;
     struct aio_emul_fd *n = realloc(em->fds, (size_t)cap * sizeof *n);
     if (!n) return -ENOMEM;
-    for (int i = em->fd_cap; i < cap; i++) n[i] = (struct aio_emul_fd){ AIO_NO_SLOT, AIO_NO_SLOT, 0 };
+    for (int i = em->fd_cap; i < cap; i++) n[i] = (struct aio_emul_fd){ .head = AIO_NO_SLOT, .tail = AIO_NO_SLOT };
     em->fds = n;
     em->fd_cap = cap;
     return 0;
@@ -167,7 +167,15 @@ static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
     struct aio_emul_fd *f = &em->fds[fd];
     bool alone = f->head == AIO_NO_SLOT;
     short want = (short)(fd_wanted(em, fd) | events);
-    if (alone || (want & ~f->watched)) {
+    if (alone && !(want & ~f->watched) && em->poller->forgets_closed_fds && f->checked_epoch != em->epoch) {
+        /* Kept from an earlier wait, but the fd may have been closed and its
+         * number reused since: confirmed before the loop sleeps, not now, so
+         * a busy socket costs no registration call per wait. */
+        if (!f->unchecked) {
+            f->unchecked = true;
+            em->unchecked[em->n_unchecked++] = fd;
+        }
+    } else if (want & ~f->watched) {
         rc = em->poller->watch(em, fd, f->watched, want);
         if (rc < 0) {
             if (rc == -EPERM && slot_of(em, s)->op.kind == AIO_KIND_POLL) {
@@ -180,6 +188,7 @@ static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
             return;
         }
         f->watched = want;
+        f->checked_epoch = em->epoch;
     }
     e->fd = fd;
     e->events = events;
@@ -189,7 +198,35 @@ static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
     else em->es[f->tail].fd_next = s;
     f->tail = s;
     e->where = EM_FD;
+    e->skipped_try = 0;
+    e->armed_reap = em->reap_seq;
     em->waiting_fd++;
+}
+
+/* Confirms the registrations kept from earlier waits (see fd_wait); an fd that
+ * turns out to be bad fails its waiters. Called before the loop sleeps. */
+static void check_registrations(struct aio_emul *em)
+{
+    for (uint32_t i = 0; i < em->n_unchecked; i++) {
+        int fd = em->unchecked[i];
+        struct aio_emul_fd *f = &em->fds[fd];
+        f->unchecked = false;
+        if (f->head == AIO_NO_SLOT || f->checked_epoch == em->epoch) continue;
+        short want = fd_wanted(em, fd);
+        int rc = em->poller->watch(em, fd, f->watched, want);
+        if (rc == 0) {
+            f->watched = want;
+            f->checked_epoch = em->epoch;
+            continue;
+        }
+        f->watched = 0;
+        while (f->head != AIO_NO_SLOT) {
+            uint32_t s = f->head;
+            fd_unwait(em, s);
+            op_done(em, s, rc == -EPERM ? -EBADF : rc);
+        }
+    }
+    em->n_unchecked = 0;
 }
 
 /* ---- the kinds ---------------------------------------------------------- */
@@ -359,13 +396,42 @@ static bool is_file(int fd, int *err)
     return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode);
 }
 
+/*
+ * Whether a socket op may skip its first try: the last try in that direction
+ * on this fd found nothing, and the fd is still registered, so the poller's
+ * next report (one call for the whole pass) says whether to try. A
+ * request/response socket then pays no EAGAIN per message; a socket whose
+ * data is there when the op starts (the report comes in the same reap call)
+ * goes back to trying first, so a ready recv costs one syscall.
+ */
+static bool predicted_wait(struct aio_emul *em, const struct aio_op *op, int *fd, short *events)
+{
+    int flags;
+    switch (op->kind) {
+    case AIO_KIND_RECV: *fd = op->recv.socket; *events = POLLIN; flags = op->recv.flags; break;
+    case AIO_KIND_RECVMSG: *fd = op->recvmsg.socket; *events = POLLIN; flags = op->recvmsg.flags; break;
+    case AIO_KIND_SEND: *fd = op->send.socket; *events = POLLOUT; flags = op->send.flags; break;
+    case AIO_KIND_SENDMSG: *fd = op->sendmsg.socket; *events = POLLOUT; flags = op->sendmsg.flags; break;
+    default: return false;
+    }
+    if (flags & MSG_DONTWAIT || *fd < 0 || *fd >= em->fd_cap) return false;
+    const struct aio_emul_fd *f = &em->fds[*fd];
+    return (f->predict_wait & *events) && (f->watched & *events);
+}
+
 static void try_or_wait(struct aio_emul *em, uint32_t s)
 {
     int fd = -1;
     short events = 0;
+    if (predicted_wait(em, &slot_of(em, s)->op, &fd, &events)) {
+        fd_wait(em, s, fd, events);
+        if (em->es[s].where == EM_FD) em->es[s].skipped_try = 1;
+        return;
+    }
     int r = attempt(em, s, &fd, &events);
-    if (r == EM_WAIT) fd_wait(em, s, fd, events);
-    else op_done(em, s, r);
+    if (r != EM_WAIT) { op_done(em, s, r); return; }
+    fd_wait(em, s, fd, events);
+    if (fd >= 0 && fd < em->fd_cap) em->fds[fd].predict_wait |= events;
 }
 
 static int cancel_by_id(struct aio_emul *em, aio_id id, uint32_t self);
@@ -555,6 +621,7 @@ static void on_ready(struct aio_emul *em, int fd, short revents)
     if (fd < 0) return;
     if (fd >= em->fd_cap) { (void)em->poller->watch(em, fd, revents, 0); return; }
     struct aio_emul_fd *f = &em->fds[fd];
+    const short want_before = fd_wanted(em, fd);
     for (uint32_t s = f->head, next; s != AIO_NO_SLOT; s = next) {
         next = em->es[s].fd_next;
         struct aio_emul_slot *e = &em->es[s];
@@ -573,14 +640,17 @@ static void on_ready(struct aio_emul *em, int fd, short revents)
             fd_wait(em, s, wfd, wev);
             continue;
         }
+        /* ready as soon as it started: trying first would have paid */
+        if (e->skipped_try && e->armed_reap == em->reap_seq) f->predict_wait &= (short)~e->events;
         fd_unwait(em, s);
         op_done(em, s, r);
     }
-    /* Interest nobody needs any more is dropped now, lazily: level-triggered
-     * reports would otherwise repeat. */
-    short want = fd_wanted(em, fd);
-    if ((revents & ~(want | EM_ALWAYS)) || (want == 0 && (revents & EM_ALWAYS))) {
-        if (em->poller->watch(em, fd, f->watched, want) == 0 || want == 0) f->watched = want;
+    /* A report nobody waited for: drop that interest now (lazily, only when it
+     * is reported), or level-triggered reports would repeat. */
+    if ((revents & ~(want_before | EM_ALWAYS)) || want_before == 0) {
+        short want = fd_wanted(em, fd);
+        if (f->watched != want && (em->poller->watch(em, fd, f->watched, want) == 0 || want == 0))
+            f->watched = want;
     }
 }
 
@@ -640,6 +710,7 @@ static void run_pending(struct aio_emul *em)
 static void deliver(struct aio_emul *em)
 {
     uint32_t s;
+    if (em->done_head != AIO_NO_SLOT) em->epoch++; /* callbacks may close fds */
     while ((s = fifo_pop(em, &em->done_head, &em->done_tail)) != AIO_NO_SLOT) {
         em->es[s].where = EM_IDLE;
         aio_ring_deliver(em->ring, s, em->es[s].result);
@@ -674,16 +745,23 @@ int aio_emul_reap(struct aio_ring *ring, bool wait)
 {
     struct aio_emul *em = aio_emul_of(ring);
     bool polled = false;
+    em->epoch++; /* the caller may have closed and reopened anything */
+    em->reap_seq++;
     for (;;) {
         run_pending(em);
         deliver(em);
         if (ring->in_flight == 0) return 0;
         bool block = wait && ring->tally.completed == 0 && em->incoming_head == AIO_NO_SLOT;
         if (!block && (polled || (em->waiting_fd == 0 && em->in_worker == 0))) return 0;
+        /* With registrations still to confirm, look without sleeping first:
+         * when something is ready (the common case under load) no
+         * confirmation is needed at all. */
+        bool look = !block || em->n_unchecked > 0;
         struct timespec ts;
-        int n = em->poller->wait(em, wait_time(em, block, &ts), em->events,
+        int n = em->poller->wait(em, wait_time(em, !look, &ts), em->events,
                                  (int)(sizeof em->events / sizeof em->events[0]));
         polled = true;
+        if (n == 0 && em->n_unchecked) check_registrations(em);
         if (n < 0) {
             if (n != -EINTR) return n;
             run_pending(em);
@@ -741,7 +819,8 @@ int aio_emul_init(struct aio_ring *ring, const struct aio_poller_ops *poller)
     em->done_head = em->done_tail = AIO_NO_SLOT;
     em->es = calloc(ring->entries, sizeof *em->es);
     em->heap = calloc(ring->entries, sizeof *em->heap);
-    int rc = em->es && em->heap ? 0 : -ENOMEM;
+    em->unchecked = calloc(ring->entries, sizeof *em->unchecked);
+    int rc = em->es && em->heap && em->unchecked ? 0 : -ENOMEM;
     if (rc == 0) {
         for (uint32_t i = 0; i < ring->entries; i++) {
             em->es[i].heap_pos = AIO_NO_SLOT;
@@ -759,6 +838,7 @@ int aio_emul_init(struct aio_ring *ring, const struct aio_poller_ops *poller)
         wake_close(em);
         free(em->es);
         free(em->heap);
+        free(em->unchecked);
         free(em);
         return rc;
     }
@@ -775,6 +855,7 @@ void aio_emul_fini(struct aio_ring *ring)
     free(em->fds);
     free(em->es);
     free(em->heap);
+    free(em->unchecked);
     free(em);
     ring->be_state = NULL;
 }

@@ -75,6 +75,9 @@ struct aio_poll_event {
 };
 
 struct aio_poller_ops {
+    /* Registrations vanish when the fd is closed (epoll), so one kept from an
+     * earlier wait must be confirmed before the loop sleeps on it. */
+    bool forgets_closed_fds;
     int (*init)(struct aio_emul *em);
     void (*fini)(struct aio_emul *em);
     int (*watch)(struct aio_emul *em, int fd, short old, short events);
@@ -111,12 +114,17 @@ struct aio_emul_slot {
     uint8_t wstate;         /* enum aio_work_state (pool mutex) */
     uint8_t step;           /* per-kind progress (CONNECT: in progress) */
     uint8_t lt_cancelled;   /* LINK_TIMEOUT cancelled by id before its op finished */
+    uint8_t skipped_try;    /* armed without a first try (see predict_wait) */
+    uint32_t armed_reap;    /* em->reap_seq when it started waiting */
 };
 
 /* Per-fd record: who waits on it and what the poller watches. */
 struct aio_emul_fd {
     uint32_t head, tail;    /* waiting slots, in arming order */
+    uint32_t checked_epoch; /* the registration was confirmed in this epoch */
     short watched;          /* interest currently registered with the poller */
+    short predict_wait;     /* directions (POLLIN/POLLOUT) whose last try found nothing */
+    bool unchecked;         /* on the list of registrations to confirm before sleeping */
 };
 
 /* The worker pool (workers.c). Threads start when work arrives and no thread
@@ -154,6 +162,10 @@ struct aio_emul {
     uint32_t in_worker;             /* ops handed to the pool, not yet collected */
     int wake_rd, wake_wr;           /* eventfd (same fd twice) or pipe */
     bool destroying;
+    uint32_t epoch;                 /* moves on whenever user code may have run */
+    uint32_t reap_seq;              /* counts reap calls */
+    int *unchecked;                 /* [entries] fds armed on a registration not confirmed this epoch */
+    uint32_t n_unchecked;
     struct aio_poll_event events[64];
     struct aio_workers workers;
 };

@@ -70,26 +70,31 @@ static int ep_wait(struct aio_emul *em, const struct timespec *timeout, struct a
     struct epoller *p = em->poller_state;
     struct epoll_event evs[64];
     if (max > 64) max = 64;
-    int n = -1;
-    if (!p->no_pwait2) {
+    int n;
+    bool whole_ms = !timeout || (timeout->tv_sec == 0 && timeout->tv_nsec == 0);
+    if (!whole_ms && !p->no_pwait2) {
         n = epoll_pwait2(p->epfd, evs, max, timeout, NULL);
         if (n < 0 && errno == ENOSYS) p->no_pwait2 = true;
+        else goto got;
     }
-    if (p->no_pwait2) {
+    {
+        /* forever and "don't block" need no timespec; else round up, as
+         * waking early would only spin */
         int ms = -1;
         if (timeout) {
-            /* round up: waking early would only spin */
             long long t = (long long)timeout->tv_sec * 1000 + (timeout->tv_nsec + 999999) / 1000000;
             ms = t > 0x7fffffff ? 0x7fffffff : (int)t;
         }
         n = epoll_wait(p->epfd, evs, max, ms);
     }
+got:
     if (n < 0) return -errno;
     for (int i = 0; i < n; i++) out[i] = (struct aio_poll_event){ evs[i].data.fd, (short)evs[i].events };
     return n;
 }
 
 static const struct aio_poller_ops epoll_poller = {
+    .forgets_closed_fds = true,
     .init = ep_init,
     .fini = ep_fini,
     .watch = ep_watch,
