@@ -179,13 +179,15 @@ void aio_workers_collect(struct aio_workers *w, void (*fn)(struct aio_emul *, ui
 void aio_workers_fini(struct aio_workers *w)
 {
     if (!w->started) return;
+    bool join[AIO_WORKERS_MAX];
     pthread_mutex_lock(&w->mu);
     w->stop = true;
     pthread_cond_broadcast(&w->cv);
+    for (unsigned i = 0; i < AIO_WORKERS_MAX; i++) join[i] = w->thread[i].state != 0;
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < AIO_WORKERS_MAX; i++) {
-        if (w->thread[i].state != 0) pthread_join(w->thread[i].tid, NULL);
-        w->thread[i].state = 0;
+        if (join[i]) pthread_join(w->thread[i].tid, NULL);
+        w->thread[i].state = 0; /* after join: the thread is gone */
     }
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
