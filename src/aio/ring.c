@@ -102,11 +102,12 @@ int aio_ring_create(struct aio_ring **out, const struct aio_ring_options *opts)
 void aio_ring_destroy(struct aio_ring *ring)
 {
     if (!ring) return;
+    if (ring->reaping) abort(); /* from one of its own callbacks: it is still in use */
     /* Cancel again after every reap: a HARD link may start the next op of a
      * chain after its predecessor was cancelled. */
     while (ring->in_flight) {
         ring->be->cancel_all(ring);
-        if (ring->be->reap(ring, true) < 0 && ring->in_flight) {
+        if (ring->be->reap(ring, AIO_NO_TIMEOUT) < 0 && ring->in_flight) {
             /* The backend can no longer reap: nothing more can be delivered
              * safely, so stop rather than spin. */
             break;
@@ -203,11 +204,38 @@ void aio_write_value(const struct aio_op *op, int res)
 int aio_ring_complete(struct aio_ring *ring, enum aio_wait_mode mode, struct aio_result *result)
 {
     if (!ring || (mode != AIO_WAIT && mode != AIO_NOWAIT)) return -EINVAL;
+    if (ring->reaping) return -EDEADLK; /* called from one of this ring's callbacks */
     ring->tally = (struct aio_result){ 0, 0 };
     int rc = 0;
-    if (ring->in_flight) rc = ring->be->reap(ring, mode == AIO_WAIT);
+    if (ring->in_flight) {
+        ring->reaping = true;
+        rc = ring->be->reap(ring, mode == AIO_WAIT ? AIO_NO_TIMEOUT : 0);
+        ring->reaping = false;
+    }
     if (result) *result = ring->tally;
     return rc < 0 ? rc : 0;
+}
+
+int aio_ring_complete_timeout(struct aio_ring *ring, uint64_t timeout_ns, struct aio_result *result)
+{
+    if (!ring) return -EINVAL;
+    if (ring->reaping) return -EDEADLK;
+    ring->tally = (struct aio_result){ 0, 0 };
+    ring->reaping = true;
+    int rc = ring->be->reap(ring, timeout_ns);
+    ring->reaping = false;
+    if (result) *result = ring->tally;
+    return rc < 0 ? rc : 0;
+}
+
+int aio_ring_wake(struct aio_ring *ring, struct aio_ring *via)
+{
+    if (!ring) return -EINVAL;
+    /* one signal per wake the reaper has not consumed: wakes in between merge */
+    if (atomic_exchange_explicit(&ring->wake_pending, true, memory_order_acq_rel)) return 0;
+    int rc = ring->be->wake(ring, via == ring ? NULL : via);
+    if (rc) aio_ring_woken(ring);
+    return rc;
 }
 
 int aio_ring_complete_all(struct aio_ring *ring)

@@ -25,8 +25,11 @@
 #include <liburing.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +40,10 @@ enum { OP_WAITID = 50, OP_BIND = 56, OP_LISTEN = 57 };
 #define MAX_RW 0x7ffff000u
 /* user_data of SQEs the backend adds for itself (generation 0: never an id). */
 #define UDATA_INTERNAL 0ull
+/* The read kept pending on the ring's wake eventfd, and a wake another ring
+ * posted with MSG_RING (also generation 0). */
+#define UDATA_WAKE_READ 1ull
+#define UDATA_WAKE_MSG 2ull
 
 enum side_flag {
     SIDE_HAVE_RAW = 1,      /* half of an op + LINK_TIMEOUT pair has arrived */
@@ -71,7 +78,13 @@ struct uring {
      * translation: what the fast paths of submit and reap check. */
     bool plain[AIO_KIND_COUNT_];
     bool cancel_fd;                 /* ASYNC_CANCEL knows IORING_ASYNC_CANCEL_FD */
-    bool enabled;                   /* enabled by (and bound to) the driving thread */
+    bool msg_ring;                  /* IORING_OP_MSG_RING is there */
+    bool woken;                     /* this reap consumed a wake */
+    int wake_fd;                    /* eventfd that aio_ring_wake writes */
+    uint64_t wake_buf;              /* where the pending read of wake_fd lands */
+    /* enabled by (and bound to) the driving thread; read by other threads to
+     * know whether MSG_RING can reach the ring yet */
+    atomic_bool enabled;
     bool destroying;                /* no chain may start any more */
 };
 
@@ -153,6 +166,7 @@ static int probe_kinds(struct uring *u)
     u->plain[AIO_KIND_LINK_TIMEOUT] = u->plain[AIO_KIND_EVENT_NOTIFY] = u->plain[AIO_KIND_EVENT_WAIT] = false;
     /* IORING_ASYNC_CANCEL_FD came with the SOCKET opcode (5.19). */
     u->cancel_fd = io_uring_opcode_supported(probe, IORING_OP_SOCKET) && !hidden_by_env(AIO_KIND_CLOSE);
+    u->msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
     io_uring_free_probe(probe);
     return rc;
 }
@@ -210,6 +224,10 @@ static int uring_init(struct aio_ring *ring)
     }
     if (rc == 0) {
         rc = probe_kinds(u);
+        if (rc == 0) {
+            u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (u->wake_fd < 0) rc = -errno;
+        }
         if (rc) io_uring_queue_exit(&u->ring);
     }
     if (rc) {
@@ -226,6 +244,7 @@ static void uring_fini(struct aio_ring *ring)
 {
     struct uring *u = U(ring);
     io_uring_queue_exit(&u->ring);
+    close(u->wake_fd);
     free(u->side);
     free(u->local);
     free(u);
@@ -235,14 +254,25 @@ static void uring_fini(struct aio_ring *ring)
 /* The first thread that queues or reaps becomes the ring's owner: a ring
  * created disabled binds SINGLE_ISSUER to that thread, and the registered ring
  * fd lives in that thread's io_uring context. */
+static inline struct io_uring_sqe *sqe_get(struct uring *u);
+
+/* Keeps a read pending on the wake eventfd: aio_ring_wake's write completes it. */
+static void arm_wake(struct uring *u)
+{
+    struct io_uring_sqe *sqe = sqe_get(u);
+    io_uring_prep_read(sqe, u->wake_fd, &u->wake_buf, sizeof u->wake_buf, 0);
+    io_uring_sqe_set_data64(sqe, UDATA_WAKE_READ);
+}
+
 static void bind_to_thread(struct uring *u)
 {
-    if (u->enabled) return;
-    u->enabled = true;
+    if (atomic_load_explicit(&u->enabled, memory_order_relaxed)) return;
     /* liburing 2.3 declares io_uring_enable_rings but does not export it */
     if (u->setup_flags & IORING_SETUP_R_DISABLED)
         (void)syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     (void)io_uring_register_ring_fd(&u->ring); /* an optimisation: fine to lack */
+    atomic_store_explicit(&u->enabled, true, memory_order_release);
+    arm_wake(u);
 }
 
 /* ---- SQE preparation ---------------------------------------------------- */
@@ -425,11 +455,14 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
     switch (op->kind) {
     case AIO_KIND_CHILD_EXIT:
         return u->side[s].raw; /* its pidfd could not be opened */
-    case AIO_KIND_CLOSE:
+    case AIO_KIND_CLOSE: {
         /* Without IORING_ASYNC_CANCEL_FD: cancel this ring's ops on the fd one
          * by one. The kernel holds its own file references, so closing now is
          * safe; the cancellations complete them with -ECANCELED. */
-        for (uint32_t i = 0; i < ring->entries; i++) {
+        bool cancelling = false;
+        /* aio_op_fd() is -1 for ops without a descriptor: closing a negative
+         * fd (which fails with -EBADF) must not match, and so cancel, them */
+        for (uint32_t i = 0; op->close.fd >= 0 && i < ring->entries; i++) {
             struct aio_slot *o = &ring->slots[i];
             int second;
             if (o->state != AIO_SLOT_BUSY || i == s) continue;
@@ -438,11 +471,51 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
             struct io_uring_sqe *sqe = sqe_get(u);
             io_uring_prep_cancel64(sqe, aio_slot_id(ring, i), 0);
             io_uring_sqe_set_data64(sqe, UDATA_INTERNAL);
+            cancelling = true;
         }
+        /* Ops on the fd queued before this CLOSE may still sit in the SQ (the
+         * same batch, or one not yet reaped): submit them and their
+         * cancellations before the descriptor goes, or they would find it
+         * closed and report -EBADF instead of -ECANCELED. */
+        if (cancelling) (void)io_uring_submit(&u->ring);
         return aio_sysop_run(op);
+    }
     default:
         return aio_sysop_run(op);
     }
+}
+
+/*
+ * The kernel does not fail the links of these requests when they fail while
+ * running (io_uring never marks them failed: an FSYNC on a pipe, a SHUTDOWN of
+ * an unconnected socket, a MKDIRAT of an existing path all let a SOFT chain run
+ * on); it only does so for errors found before they run, such as a bad fd.
+ */
+static bool kernel_keeps_links_on_failure(enum aio_kind kind)
+{
+    switch (kind) {
+    case AIO_KIND_FSYNC:
+    case AIO_KIND_SHUTDOWN:
+    case AIO_KIND_MKDIRAT:
+    case AIO_KIND_UNLINKAT:
+    case AIO_KIND_RENAMEAT:
+    case AIO_KIND_SYMLINKAT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Whether the kernel run must end after slot `s` so that finish() applies
+ * the SOFT rule itself: after such an op, or after the LINK_TIMEOUT bounding
+ * one (an op and its LINK_TIMEOUT must reach the kernel together). */
+static bool soft_link_needs_cut(struct aio_ring *ring, uint32_t s)
+{
+    const struct aio_slot *sl = &ring->slots[s];
+    if (sl->chain_next == AIO_NO_SLOT) return false;
+    if (sl->op.kind == AIO_KIND_LINK_TIMEOUT) sl = &ring->slots[sl->chain_prev];
+    else if (ring->slots[sl->chain_next].op.kind == AIO_KIND_LINK_TIMEOUT) return false;
+    return sl->op.common.link == AIO_LINK_SOFT && kernel_keeps_links_on_failure(sl->op.kind);
 }
 
 /*
@@ -474,7 +547,7 @@ static void start_chain(struct aio_ring *ring, struct uring *u, uint32_t s)
             struct aio_slot *cur = &ring->slots[s];
             struct uring_side *sd = &u->side[s];
             uint32_t next = cur->chain_next;
-            bool cut = next != AIO_NO_SLOT && !in_kernel(ring, u, next);
+            bool cut = next != AIO_NO_SLOT && (!in_kernel(ring, u, next) || soft_link_needs_cut(ring, s));
             if (cut) sd->held = next;
             if (cur->op.kind == AIO_KIND_CLOSE) {
                 /* cancel the fd's ops in flight first, then close, in order */
@@ -630,19 +703,54 @@ static void drain_local(struct aio_ring *ring, struct uring *u)
         struct local_done d = u->local[u->local_head];
         u->local_head = (u->local_head + 1) % u->entries;
         u->local_count--;
+        /* finish() clears side flags for kernel completions; a slot completed
+         * here may carry SIDE_CHAIN_FAILED from mark_chain_failed (it was held
+         * after a failed op), which must not leak into the slot's next op. */
+        u->side[d.slot].flags = 0;
         aio_ring_deliver(ring, d.slot, d.result);
     }
 }
 
-static int uring_reap(struct aio_ring *ring, bool wait)
+/* The backend's own CQEs (generation 0): wakes, and cancellations it issued. */
+static void on_internal_cqe(struct aio_ring *ring, struct uring *u, uint64_t udata)
+{
+    if (udata == UDATA_WAKE_READ) arm_wake(u);
+    else if (udata != UDATA_WAKE_MSG) return;
+    u->woken = true;
+    aio_ring_woken(ring);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int uring_reap(struct aio_ring *ring, uint64_t timeout_ns)
 {
     struct uring *u = U(ring);
     bind_to_thread(u);
+    const bool wait = timeout_ns != 0, timed = wait && timeout_ns != AIO_NO_TIMEOUT;
+    const uint64_t deadline = timed ? now_ns() + timeout_ns : 0;
+    const uint32_t entries = ring->entries;
+    u->woken = false;
     for (;;) {
         drain_local(ring, u);
-        bool block = wait && ring->tally.completed == 0 && ring->in_flight > 0;
+        bool block = wait && ring->tally.completed == 0 && !u->woken;
         /* one io_uring_enter: submit what is queued and, if we must, wait */
-        int rc = block ? io_uring_submit_and_wait(&u->ring, 1) : io_uring_submit_and_get_events(&u->ring);
+        int rc;
+        if (!block) {
+            rc = io_uring_submit_and_get_events(&u->ring);
+        } else if (!timed) {
+            rc = io_uring_submit_and_wait(&u->ring, 1);
+        } else {
+            uint64_t now = now_ns();
+            struct __kernel_timespec ts;
+            set_ts(&ts, deadline > now ? deadline - now : 0);
+            struct io_uring_cqe *first;
+            rc = io_uring_submit_and_wait_timeout(&u->ring, &first, 1, &ts, NULL);
+        }
         /* Read the CQ tail once; CQEs that land meanwhile wait for the next pass. */
         struct io_uring_cq *cq = &u->ring.cq;
         unsigned head = *cq->khead, tail = io_uring_smp_load_acquire(cq->ktail), seen = tail - head;
@@ -650,9 +758,10 @@ static int uring_reap(struct aio_ring *ring, bool wait)
             const struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
             uint64_t udata = cqe->user_data;
             uint32_t s = aio_id_slot(udata);
+            if (aio_id_gen(udata) == 0) { on_internal_cqe(ring, u, udata); continue; }
+            if (s >= entries) continue; /* liburing's own timeout on kernels without EXT_ARG */
             struct aio_slot *sl = &ring->slots[s];
-            if (aio_id_gen(udata) != 0 && u->plain[sl->op.kind] &&
-                (sl->chain_next & sl->chain_prev) == AIO_NO_SLOT) {
+            if (u->plain[sl->op.kind] && (sl->chain_next & sl->chain_prev) == AIO_NO_SLOT) {
                 aio_ring_deliver(ring, s, cqe->res); /* not in a chain, nothing to translate */
                 continue;
             }
@@ -661,9 +770,28 @@ static int uring_reap(struct aio_ring *ring, bool wait)
         io_uring_cq_advance(&u->ring, seen);
         drain_local(ring, u);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) return rc;
-        if (!wait || ring->tally.completed > 0 || ring->in_flight == 0) return 0;
+        if (!wait || ring->tally.completed > 0 || u->woken) return 0;
+        if (timed && now_ns() >= deadline) return 0;
         if (rc == -EINTR && seen == 0) return -EINTR;
     }
+}
+
+/* From any thread. A ring of this thread's own (`via`) carries the wake-up as a
+ * MSG_RING in its next submission; otherwise the eventfd write wakes it now. */
+static int uring_wake(struct aio_ring *ring, struct aio_ring *via)
+{
+    struct uring *t = U(ring);
+    if (via && via->be == ring->be && t->msg_ring && atomic_load_explicit(&t->enabled, memory_order_acquire)) {
+        struct uring *v = U(via);
+        bind_to_thread(v);
+        struct io_uring_sqe *sqe = sqe_get(v);
+        io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UDATA_WAKE_MSG, 0);
+        io_uring_sqe_set_data64(sqe, UDATA_INTERNAL);
+        return 0;
+    }
+    uint64_t one = 1;
+    if (write(t->wake_fd, &one, sizeof one) == (ssize_t)sizeof one || errno == EAGAIN) return 0;
+    return -errno;
 }
 
 static void uring_cancel_all(struct aio_ring *ring)
@@ -686,6 +814,7 @@ static const struct aio_backend_ops uring_ops = {
     .submit = uring_submit,
     .reap = uring_reap,
     .cancel_all = uring_cancel_all,
+    .wake = uring_wake,
 };
 
 const struct aio_backend_ops *aio_backend_io_uring(void) { return &uring_ops; }
