@@ -604,7 +604,7 @@ static void drain_wake(struct aio_emul *em)
     }
 }
 
-void aio_emul_wake(struct aio_emul *em)
+void aio_emul_wake_loop(struct aio_emul *em)
 {
 #ifdef __linux__
     uint64_t one = 1;
@@ -717,13 +717,19 @@ static void deliver(struct aio_emul *em)
     }
 }
 
-static const struct timespec *wait_time(struct aio_emul *em, bool block, struct timespec *ts)
+/* How long the poller may sleep: not past the first timer nor past `left`
+ * (AIO_NO_TIMEOUT: no limit); NULL for "until something happens". */
+static const struct timespec *wait_time(struct aio_emul *em, bool block, uint64_t left, struct timespec *ts)
 {
     if (!block) { *ts = (struct timespec){ 0, 0 }; return ts; }
     uint32_t t = aio_timer_first(em);
-    if (t == AIO_NO_SLOT) return NULL;
-    uint64_t now = aio_emul_now(), d = em->es[t].deadline;
-    uint64_t ns = d > now ? d - now : 0;
+    if (t == AIO_NO_SLOT && left == AIO_NO_TIMEOUT) return NULL;
+    uint64_t ns = left;
+    if (t != AIO_NO_SLOT) {
+        uint64_t now = aio_emul_now(), d = em->es[t].deadline;
+        uint64_t until = d > now ? d - now : 0;
+        if (until < ns) ns = until;
+    }
     ts->tv_sec = (time_t)(ns / 1000000000u);
     ts->tv_nsec = (long)(ns % 1000000000u);
     return ts;
@@ -741,24 +747,35 @@ void aio_emul_submit(struct aio_ring *ring, const uint32_t *idx, size_t n)
     }
 }
 
-int aio_emul_reap(struct aio_ring *ring, bool wait)
+int aio_emul_reap(struct aio_ring *ring, uint64_t timeout_ns)
 {
     struct aio_emul *em = aio_emul_of(ring);
-    bool polled = false;
+    const bool wait = timeout_ns != 0, timed = wait && timeout_ns != AIO_NO_TIMEOUT;
+    const uint64_t deadline = timed ? aio_emul_now() + timeout_ns : 0;
+    bool polled = false, woken = false;
     em->epoch++; /* the caller may have closed and reopened anything */
     em->reap_seq++;
     for (;;) {
         run_pending(em);
         deliver(em);
-        if (ring->in_flight == 0) return 0;
-        bool block = wait && ring->tally.completed == 0 && em->incoming_head == AIO_NO_SLOT;
+        if (atomic_load_explicit(&ring->wake_pending, memory_order_acquire)) {
+            woken = true;
+            aio_ring_woken(ring);
+        }
+        bool block = wait && ring->tally.completed == 0 && !woken && em->incoming_head == AIO_NO_SLOT;
+        uint64_t left = AIO_NO_TIMEOUT;
+        if (block && timed) {
+            uint64_t now = aio_emul_now();
+            if (now >= deadline) block = false;
+            else left = deadline - now;
+        }
         if (!block && (polled || (em->waiting_fd == 0 && em->in_worker == 0))) return 0;
         /* With registrations still to confirm, look without sleeping first:
          * when something is ready (the common case under load) no
          * confirmation is needed at all. */
         bool look = !block || em->n_unchecked > 0;
         struct timespec ts;
-        int n = em->poller->wait(em, wait_time(em, !look, &ts), em->events,
+        int n = em->poller->wait(em, wait_time(em, !look, left, &ts), em->events,
                                  (int)(sizeof em->events / sizeof em->events[0]));
         polled = true;
         if (n == 0 && em->n_unchecked) check_registrations(em);
@@ -771,6 +788,13 @@ int aio_emul_reap(struct aio_ring *ring, bool wait)
         }
         for (int i = 0; i < n; i++) on_ready(em, em->events[i].fd, em->events[i].revents);
     }
+}
+
+int aio_emul_wake(struct aio_ring *ring, struct aio_ring *via)
+{
+    (void)via; /* no cheaper path than the wake-up descriptor here */
+    aio_emul_wake_loop(aio_emul_of(ring));
+    return 0;
 }
 
 void aio_emul_cancel_all(struct aio_ring *ring)

@@ -177,7 +177,8 @@ static inline struct aio_emul *aio_emul_of(struct aio_ring *ring) { return ring-
 int aio_emul_init(struct aio_ring *ring, const struct aio_poller_ops *poller);
 void aio_emul_fini(struct aio_ring *ring);
 void aio_emul_submit(struct aio_ring *ring, const uint32_t *idx, size_t n);
-int aio_emul_reap(struct aio_ring *ring, bool wait);
+int aio_emul_reap(struct aio_ring *ring, uint64_t timeout_ns);
+int aio_emul_wake(struct aio_ring *ring, struct aio_ring *via);
 void aio_emul_cancel_all(struct aio_ring *ring);
 
 /* Monotonic clock in nanoseconds. */
@@ -201,7 +202,7 @@ bool aio_workers_unqueue(struct aio_workers *w, uint32_t slot);
 void aio_workers_collect(struct aio_workers *w, void (*fn)(struct aio_emul *, uint32_t, int));
 /* Runs an op in blocking form on a worker thread (emul.c). */
 int aio_emul_run_blocking(struct aio_emul *em, uint32_t slot);
-/* Wakes the loop thread (workers; any thread). */
-void aio_emul_wake(struct aio_emul *em);
+/* Wakes the loop thread (workers, aio_ring_wake; any thread). */
+void aio_emul_wake_loop(struct aio_emul *em);
 
 #endif

@@ -80,7 +80,7 @@ static void *worker_main(void *p)
         em->es[s].wstate = WK_FINISHED;
         bool was_empty = w->fin_head == AIO_NO_SLOT;
         list_push(em, &w->fin_head, &w->fin_tail, s);
-        if (was_empty) aio_emul_wake(em);
+        if (was_empty) aio_emul_wake_loop(em);
     }
 out:
     me->state = 2; /* exited: the next start or fini joins it */

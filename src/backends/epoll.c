@@ -110,6 +110,7 @@ static const struct aio_backend_ops epoll_ops = {
     .submit = aio_emul_submit,
     .reap = aio_emul_reap,
     .cancel_all = aio_emul_cancel_all,
+    .wake = aio_emul_wake,
 };
 
 const struct aio_backend_ops *aio_backend_epoll(void) { return &epoll_ops; }
