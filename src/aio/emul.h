@@ -16,6 +16,21 @@
  * Sockets, pipes and event sources are driven on the loop thread: the syscall
  * is tried first (MSG_DONTWAIT / RWF_NOWAIT); only on EAGAIN does the op wait
  * for readiness of its fd, and it is tried again when the poller reports it.
+ * One refinement for request/response sockets: after a try in one direction
+ * found an fd empty, the next RECV/SEND on it waits for the poller's report
+ * instead of paying another EAGAIN (one epoll_wait serves the whole pass); a
+ * report that comes within the same reap call flips the fd back to trying
+ * first. ACCEPT on a blocking listener and CONNECT on a blocking socket flip
+ * O_NONBLOCK on around the call (and back), so the loop never sleeps in them.
+ *
+ * Work that may sleep (regular-file and block-device READ/WRITE/READV/WRITEV,
+ * FSYNC, OPENAT, CLOSE, RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT, SPLICE with a
+ * file end, CHILD_EXIT without pidfd) runs on the ring's worker pool. CANCEL
+ * of such an op stops it while it is still queued (it reports -ECANCELED);
+ * once a worker runs it, CANCEL reports -EALREADY and the op its own result,
+ * as io_uring does for work already executing in its io-wq. A LINK_TIMEOUT
+ * that fires then does not cut the op short either: both report as if in time.
+ * CHILD_EXIT uses a pidfd (pidfd_open + waitid(P_PIDFD, WNOHANG)).
  *
  * ---- The poller interface -------------------------------------------------
  *
