@@ -360,9 +360,10 @@ AIO_API int aio_ring_queue(struct aio_ring *ring, const struct aio_op *ops, size
  * the op's position in that batch, `result` 0 or a negative errno. */
 typedef void (*aio_batch_fn)(void *ctx, size_t index, int result);
 /* Like aio_ring_queue, but the batch's completions go to fn(ctx, index, result)
- * instead of the ring's on_complete, and, when `ids` is not NULL, ids[i]
- * receives the id of ops[i]. For code that waits on a batch as a whole (a
- * coroutine, a request object) without touching the ops' userdata. */
+ * instead of the ring's on_complete (fn NULL: to on_complete as usual), and,
+ * when `ids` is not NULL, ids[i] receives the id of ops[i]. For code that
+ * waits on a batch as a whole (a coroutine, a request object) without
+ * touching the ops' userdata. */
 AIO_API int aio_ring_queue_batch(struct aio_ring *ring, const struct aio_op *ops, size_t n,
                                  aio_batch_fn fn, void *ctx, aio_id *ids);
 /* Submits what is queued and reaps completions (one syscall on io_uring).

@@ -158,11 +158,15 @@ static void batch_cb(void *ctx, size_t index, int result)
     batch_results[index] = result;
 }
 
-/* The rest of a cancelled chain follows its link rule. */
+/* The rest of a cancelled chain follows its link rule: SOFT cancels it
+ * without running it, HARD runs it. */
 Test(cancel, chain_rest_follows_link_rule)
 {
     int sv[2];
     make_socketpair(SOCK_STREAM, sv);
+    char d[64], p[128];
+    tmpdir_make(d);
+    path_in(p, sizeof p, d, "rest");
     for (int hard = 0; hard < 2; hard++) {
         struct aio_ring *ring = ring_new(8, NULL);
         char buf[8];
@@ -170,7 +174,7 @@ Test(cancel, chain_rest_follows_link_rule)
         for (int i = 0; i < 3; i++) batch_results[i] = 999;
         cr_assert_eq(aio_ring_queue_batch(ring, (struct aio_op[]){
             AIO_RECV(.socket = sv[0], .buf = buf, .len = sizeof buf, .link = hard ? AIO_LINK_HARD : AIO_LINK_SOFT),
-            AIO_NOP(.link = AIO_LINK_SOFT),
+            AIO_MKDIRAT(.path = p, .mode = 0700, .link = AIO_LINK_SOFT),
             AIO_NOP(),
         }, 3, batch_cb, NULL, ids), 0);
         cr_assert_eq(ring_poke(ring), 0);
@@ -179,8 +183,11 @@ Test(cancel, chain_rest_follows_link_rule)
         cr_assert_eq(batch_results[0], -ECANCELED);
         cr_assert_eq(batch_results[1], hard ? 0 : -ECANCELED);
         cr_assert_eq(batch_results[2], hard ? 0 : -ECANCELED);
+        if (hard) cr_assert(path_exists(p), "HARD: the rest did not run");
+        else cr_assert_not(path_exists(p), "SOFT: the cancelled rest ran");
         aio_ring_destroy(ring);
     }
+    tmpdir_remove(d);
     close(sv[0]);
     close(sv[1]);
 }

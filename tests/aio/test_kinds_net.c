@@ -364,6 +364,11 @@ Test(net, poll_out_events)
     cr_assert(ev & POLLHUP, "out_events 0x%x lacks POLLHUP after the peer closed", ev);
     aio_ring_destroy(ring);
     close(sv[0]);
+
+    /* a bad descriptor: the error, and out_events 0 */
+    ev = 77;
+    cr_assert_eq(aio_single(AIO_POLL(.fd = sv[0], .events = POLLIN, .out_events = &ev)), -EBADF);
+    cr_assert_eq(ev, 0);
 }
 
 /* SEND linked SOFT to a RECV on the other end: a ping in one batch. */

@@ -62,6 +62,27 @@ Test(ring, on_complete_once_per_op)
     aio_ring_destroy(ring);
 }
 
+/* An op is copied when queued: the array it came from may be reused at once. */
+Test(ring, ops_are_copied_when_queued)
+{
+    struct recorder rec = { 0 };
+    struct aio_ring *ring = ring_new(8, &rec);
+    int e[3] = { 1, 1, 1 };
+    struct aio_op ops[3] = {
+        AIO_TIMEOUT(.ns = MS(20), .link = AIO_LINK_SOFT, .out_error = &e[0], .userdata = 1),
+        AIO_CLOSE(.fd = -1, .out_error = &e[1], .userdata = 2),
+        AIO_OPENAT(.path = "/nonexistent/caio", .out_error = &e[2], .userdata = 3),
+    };
+    cr_assert_eq(aio_ring_queue(ring, ops, 3), 0);
+    memset(ops, 0xa5, sizeof ops);
+    cr_assert_eq(aio_ring_complete_all(ring), 2);
+    cr_assert_eq(e[0], 0);
+    cr_assert_eq(e[1], -EBADF);
+    cr_assert_eq(e[2], -ENOENT);
+    cr_assert_eq(rec_find(&rec, 2)->result, -EBADF);
+    aio_ring_destroy(ring);
+}
+
 Test(ring, result_tally)
 {
     struct aio_ring *ring = ring_new(8, NULL);
@@ -337,14 +358,18 @@ Test(ring, destroy_cancels_ops_in_flight)
         AIO_TIMEOUT(.ns = MS(10000), .link = AIO_LINK_SOFT, .userdata = 7),
         AIO_MKDIRAT(.path = p, .mode = 0700, .link = AIO_LINK_SOFT, .userdata = 8),
         AIO_NOP(.userdata = 9),
-    }, 3), 0);
+        /* HARD: the second RECV may start once the first is cancelled, and
+         * is cancelled in its turn */
+        AIO_RECV(.socket = sv[0], .buf = buf, .len = sizeof buf, .link = AIO_LINK_HARD, .userdata = 10),
+        AIO_RECV(.socket = sv[0], .buf = buf, .len = sizeof buf, .userdata = 11),
+    }, 5), 0);
     uint64_t t0 = now_ns();
     aio_ring_destroy(ring);
     cr_assert_lt(now_ns() - t0, MS(1000), "aio_ring_destroy did not return promptly");
     cr_assert_not(path_exists(p), "an op behind a cancelled one ran during destroy");
     tmpdir_remove(d);
-    cr_assert_eq(rec.n, 9, "every op in flight completes once");
-    for (uint64_t u = 1; u <= 9; u++)
+    cr_assert_eq(rec.n, 11, "every op in flight completes once");
+    for (uint64_t u = 1; u <= 11; u++)
         cr_assert_eq(rec_find(&rec, u)->result, -ECANCELED, "op %llu: %s", (unsigned long long)u,
                      aio_strerror(rec_find(&rec, u)->result));
     cr_assert_eq(got, 0);
