@@ -130,7 +130,21 @@ static bool destroy_with_work_in_flight(void)
     return true;
 }
 
+/* Both threads keep their rings until both are done: liburing maps and unmaps
+ * its rings with raw syscalls TSan cannot see, so a ring mapped at the address
+ * of one just destroyed on another thread would look like a race. */
+static pthread_barrier_t rings_done;
+
+static void *ring_thread_work(void *arg);
+
 static void *ring_thread(void *arg)
+{
+    void *res = ring_thread_work(arg);
+    pthread_barrier_wait(&rings_done);
+    return res;
+}
+
+static void *ring_thread_work(void *arg)
 {
     intptr_t k = (intptr_t)arg;
     char name[16];
@@ -156,12 +170,14 @@ static void *ring_thread(void *arg)
 static bool two_rings_two_threads(void)
 {
     pthread_t t[2];
+    pthread_barrier_init(&rings_done, NULL, 2);
     for (intptr_t i = 0; i < 2; i++) CHECK(pthread_create(&t[i], NULL, ring_thread, (void *)i) == 0, "spawn");
     for (int i = 0; i < 2; i++) {
         void *res;
         pthread_join(t[i], &res);
         CHECK(res == NULL, "thread %d failed (%ld)", i, (long)(intptr_t)res);
     }
+    pthread_barrier_destroy(&rings_done);
     return true;
 }
 
