@@ -42,7 +42,7 @@
 /* Events every waiter is woken by: the syscall then reports the error. */
 #define EM_ALWAYS (POLLERR | POLLHUP | POLLNVAL)
 
-static struct aio_slot *slot_of(struct aio_emul *em, uint32_t s) { return &em->ring->slots[s]; }
+static inline struct aio_slot *slot_of(struct aio_emul *em, uint32_t s) { return &em->slots[s]; }
 
 /* ---- intrusive FIFOs through es[].next ---------------------------------- */
 
@@ -691,6 +691,8 @@ static void expire_timers(struct aio_emul *em)
 /* Everything that needs no waiting: first attempts, timers, worker results. */
 static void run_pending(struct aio_emul *em)
 {
+    if (em->incoming_head == AIO_NO_SLOT && em->runq_head == AIO_NO_SLOT && !em->in_worker && !em->heap_len)
+        return;
     for (;;) {
         if (em->incoming_head != AIO_NO_SLOT) {
             uint32_t s;
@@ -837,6 +839,7 @@ int aio_emul_init(struct aio_ring *ring, const struct aio_poller_ops *poller)
     struct aio_emul *em = calloc(1, sizeof *em);
     if (!em) return -ENOMEM;
     em->ring = ring;
+    em->slots = ring->slots;
     em->poller = poller;
     em->wake_rd = em->wake_wr = -1;
     em->incoming_head = em->incoming_tail = em->runq_head = em->runq_tail = AIO_NO_SLOT;

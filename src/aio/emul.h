@@ -163,6 +163,7 @@ struct aio_workers {
 
 struct aio_emul {
     struct aio_ring *ring;
+    struct aio_slot *slots;         /* ring->slots, which never moves */
     const struct aio_poller_ops *poller;
     void *poller_state;
     struct aio_emul_slot *es;       /* [entries] */

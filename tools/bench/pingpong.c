@@ -42,7 +42,7 @@
 #include "bench_util.h"
 
 #define TOTAL 500000u
-#define SLICES 10u
+#define SLICES 20u
 #define COUNT_N 2000u
 
 enum impl { CAIO_URING, LIBURING, CAIO_EPOLL, EPOLL, IMPLS };
