@@ -103,8 +103,11 @@ void aio_ring_destroy(struct aio_ring *ring)
 {
     if (!ring) return;
     if (ring->reaping) abort(); /* from one of its own callbacks: it is still in use */
-    /* Cancel again after every reap: a HARD link may start the next op of a
-     * chain after its predecessor was cancelled. */
+    /* Cancel again once the cancellations are reaped: a HARD link may start
+     * the next op of a chain after its predecessor was cancelled. Reap all
+     * that has arrived before cancelling again: re-cancelling every op after
+     * each reap that brought only part of the completions made destroying a
+     * ring with 10,000 ops in flight take seconds (quadratic). */
     while (ring->in_flight) {
         ring->be->cancel_all(ring);
         if (ring->be->reap(ring, AIO_NO_TIMEOUT) < 0 && ring->in_flight) {
@@ -112,6 +115,11 @@ void aio_ring_destroy(struct aio_ring *ring)
              * safely, so stop rather than spin. */
             break;
         }
+        uint32_t before;
+        do {
+            before = ring->in_flight;
+            if (ring->be->reap(ring, 0) < 0) break;
+        } while (ring->in_flight && ring->in_flight < before);
     }
     ring->be->fini(ring);
     free(ring->slots);

@@ -518,6 +518,16 @@ static bool soft_link_needs_cut(struct aio_ring *ring, uint32_t s)
     return sl->op.common.link == AIO_LINK_SOFT && kernel_keeps_links_on_failure(sl->op.kind);
 }
 
+/* SQEs slot `s` needs in one submission: a CLOSE brings the cancellation
+ * before it, and an op bounded by a LINK_TIMEOUT brings the LINK_TIMEOUT. */
+static unsigned run_sqes(struct aio_ring *ring, uint32_t s)
+{
+    const struct aio_slot *sl = &ring->slots[s];
+    unsigned n = sl->op.kind == AIO_KIND_CLOSE ? 2 : 1;
+    if (sl->chain_next != AIO_NO_SLOT && ring->slots[sl->chain_next].op.kind == AIO_KIND_LINK_TIMEOUT) n++;
+    return n;
+}
+
 /*
  * Starts a chain at slot `s`, the first op of it not yet started. A run of ops
  * the kernel can do goes to the SQ as one linked run; an op it cannot do runs
@@ -543,10 +553,29 @@ static void start_chain(struct aio_ring *ring, struct uring *u, uint32_t s)
             s = next;
             continue;
         }
+        struct io_uring_sqe *prev = NULL;
+        uint32_t prev_s = AIO_NO_SLOT;
         for (;;) {
             struct aio_slot *cur = &ring->slots[s];
             struct uring_side *sd = &u->side[s];
             uint32_t next = cur->chain_next;
+            unsigned need = cur->op.kind == AIO_KIND_LINK_TIMEOUT ? 0 : run_sqes(ring, s);
+            if (need && io_uring_sq_space_left(&u->ring) < need) {
+                /* A submission ends a kernel chain: a run must never straddle
+                 * one (rings above 16384 entries can fill the SQ). Before the
+                 * run, submit what the SQ holds (whole runs); in its middle,
+                 * end the run at the previous op, whose completion then
+                 * starts this one, as for an op run synchronously. */
+                if (prev) {
+                    prev->flags &= (__u8)~(IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+                    u->side[prev_s].held = s;
+                    return;
+                }
+                while (io_uring_sq_space_left(&u->ring) < need) {
+                    int rc = io_uring_submit(&u->ring);
+                    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) abort(); /* ring unusable */
+                }
+            }
             bool cut = next != AIO_NO_SLOT && (!in_kernel(ring, u, next) || soft_link_needs_cut(ring, s));
             if (cut) sd->held = next;
             if (cur->op.kind == AIO_KIND_CLOSE) {
@@ -561,6 +590,8 @@ static void start_chain(struct aio_ring *ring, struct uring *u, uint32_t s)
             io_uring_sqe_set_data64(sqe, aio_slot_id(ring, s));
             if (next == AIO_NO_SLOT || cut) return;
             sqe->flags |= cur->op.common.link == AIO_LINK_HARD ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK;
+            prev = sqe;
+            prev_s = s;
             s = next;
         }
     }

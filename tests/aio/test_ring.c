@@ -313,6 +313,83 @@ Test(ring, ten_thousand_nops_immediate)
     cr_assert_eq(aio_single(AIO_NOP()), 0);
 }
 
+/* Records only the completions with a userdata of 100 or more. */
+static void record_chain_cb(void *ctx, aio_id id, uint64_t userdata, int result)
+{
+    if (userdata >= 100) record_cb(ctx, id, userdata, result);
+}
+
+/* A ring bigger than the kernel's submission queue (32768): a chain queued
+ * when the queue is nearly full still runs as one chain, in order. */
+Test(ring, chain_across_a_full_submission_queue)
+{
+    int sv[2];
+    make_socketpair(SOCK_STREAM, sv);
+    struct recorder rec = { 0 };
+    struct aio_ring *ring;
+    cr_assert_eq(aio_ring_create(&ring, &(struct aio_ring_options){ .entries = 40000, .on_complete = record_chain_cb,
+                                                                    .ctx = &rec }), 0);
+    enum { P = 32760 };
+    static struct aio_op polls[P];
+    for (int i = 0; i < P; i++) polls[i] = AIO_POLL(.fd = sv[0], .events = POLLIN, .userdata = 1);
+    cr_assert_eq(aio_ring_queue(ring, polls, P), 0);
+    struct aio_op chain[20];
+    chain[0] = AIO_TIMEOUT(.ns = MS(30), .link = AIO_LINK_SOFT, .userdata = 100);
+    for (int i = 1; i < 20; i++)
+        chain[i] = AIO_NOP(.link = i < 19 ? AIO_LINK_SOFT : AIO_LINK_NONE, .userdata = 100 + (uint64_t)i);
+    cr_assert_eq(aio_ring_queue(ring, chain, 20), 0);
+    while (rec.n < 20) cr_assert_eq(aio_ring_complete(ring, AIO_WAIT, NULL), 0);
+    cr_assert_eq(aio_ring_in_flight(ring), P, "a POLL completed with nothing to read");
+    for (size_t i = 0; i < 20; i++)
+        cr_assert_eq(rec.e[i].userdata, 100 + i, "chain op %llu completed at %zu: the chain was split",
+                     (unsigned long long)rec.e[i].userdata - 100, i);
+    aio_ring_destroy(ring);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A SOFT chain longer than the kernel's submission queue: the first op fails
+ * and every one of the other 39,999 is cancelled. */
+Test(ring, chain_longer_than_the_submission_queue)
+{
+    enum { N = 40000 };
+    static struct aio_op ops[N];
+    static int e[N];
+    ops[0] = AIO_CLOSE(.fd = -1, .link = AIO_LINK_SOFT, .out_error = &e[0]);
+    for (int i = 1; i < N; i++)
+        ops[i] = AIO_NOP(.link = i < N - 1 ? AIO_LINK_SOFT : AIO_LINK_NONE, .out_error = &e[i]);
+    cr_assert_eq(aio_complete(ops, N), N);
+    cr_assert_eq(e[0], -EBADF);
+    for (int i = 1; i < N; i++) cr_assert_eq(e[i], -ECANCELED, "op %d of the chain ran", i);
+    /* and when nothing fails, all of it runs */
+    ops[0] = AIO_NOP(.link = AIO_LINK_SOFT, .out_error = &e[0]);
+    cr_assert_eq(aio_complete(ops, N), 0);
+}
+
+/* Destroying a ring with 20,000 ops in flight is prompt, not quadratic. */
+Test(ring, destroy_many_in_flight_is_prompt)
+{
+    enum { N = 20000 };
+    int sv[2];
+    make_socketpair(SOCK_STREAM, sv);
+    struct counter c = { 0, 0, 0 };
+    struct aio_ring *ring;
+    cr_assert_eq(aio_ring_create(&ring, &(struct aio_ring_options){ .entries = N, .on_complete = count_cb, .ctx = &c }), 0);
+    static struct aio_op ops[N];
+    for (int i = 0; i < N; i++) ops[i] = AIO_POLL(.fd = sv[0], .events = POLLIN);
+    cr_assert_eq(aio_ring_queue(ring, ops, N), 0);
+    cr_assert_eq(ring_poke(ring), 0);
+    uint64_t t0 = now_ns();
+    aio_ring_destroy(ring);
+    uint64_t el = now_ns() - t0;
+    cr_assert_lt(el, MS(1000), "destroy took %llu ms", (unsigned long long)(el / 1000000));
+    cr_assert_eq(c.n, N);
+    cr_assert_eq(c.failed, N);
+    cr_assert_eq(c.bad_result, -ECANCELED);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* The immediate calls' ring grows for a batch bigger than it, and keeps working. */
 Test(ring, immediate_ring_grows)
 {
