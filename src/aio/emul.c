@@ -314,6 +314,33 @@ static int do_child(struct aio_emul *em, uint32_t s)
     return r < 0 ? -errno : aio_wait_status(si.si_code, si.si_status);
 }
 
+/*
+ * RECV / SEND with MSG_WAITALL: io_uring keeps going after a short transfer
+ * until all `len` bytes moved, the stream ended, or an error came (reporting
+ * the bytes moved if there were any). Without blocking, that is: move what can
+ * be moved now, remember how far it got, and wait for readiness for the rest.
+ */
+static int move_all(struct aio_emul *em, uint32_t s, const struct aio_op *op)
+{
+    struct aio_emul_slot *e = &em->es[s];
+    const bool rd = op->kind == AIO_KIND_RECV;
+    const int fd = rd ? op->recv.socket : op->send.socket;
+    const size_t len = clamp(rd ? op->recv.len : op->send.len);
+    const int flags = ((rd ? op->recv.flags : op->send.flags) & ~MSG_WAITALL) | MSG_DONTWAIT;
+    while (e->moved < len) {
+        ssize_t r = rd ? recv(fd, (char *)op->recv.buf + e->moved, len - e->moved, flags)
+                       : send(fd, (const char *)op->send.buf + e->moved, len - e->moved, flags | MSG_NOSIGNAL);
+        if (r > 0) { e->moved += (uint32_t)r; continue; }
+        if (r == 0 && rd) break; /* end of stream: short */
+        if (r < 0 && errno == EAGAIN) {
+            if ((rd ? op->recv.flags : op->send.flags) & MSG_DONTWAIT) return e->moved ? (int)e->moved : -EAGAIN;
+            return EM_WAIT;
+        }
+        if (r < 0) return e->moved ? (int)e->moved : -errno;
+    }
+    return (int)e->moved;
+}
+
 /* One try of an op driven on the loop thread: its result, or EM_WAIT with
  * what to wait for in *fd / *events. */
 static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
@@ -323,6 +350,7 @@ static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
     switch (op->kind) {
     case AIO_KIND_RECV:
         *fd = op->recv.socket; *events = POLLIN; dontwait = op->recv.flags & MSG_DONTWAIT;
+        if (op->recv.flags & MSG_WAITALL) return move_all(em, s, op);
         r = aio_sysop_run(op);
         break;
     case AIO_KIND_RECVMSG:
@@ -331,6 +359,7 @@ static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
         break;
     case AIO_KIND_SEND:
         *fd = op->send.socket; *events = POLLOUT; dontwait = op->send.flags & MSG_DONTWAIT;
+        if (op->send.flags & MSG_WAITALL) return move_all(em, s, op);
         r = aio_sysop_run(op);
         break;
     case AIO_KIND_SENDMSG:
@@ -517,6 +546,7 @@ static void start(struct aio_emul *em, uint32_t s)
     struct aio_slot *sl = slot_of(em, s);
     struct aio_emul_slot *e = &em->es[s];
     e->step = 0;
+    e->moved = 0;
     e->aux = -1;
     e->where = EM_RUNQ;
     fifo_push(em, &em->runq_head, &em->runq_tail, s);

@@ -131,6 +131,7 @@ struct aio_emul_slot {
     uint8_t lt_cancelled;   /* LINK_TIMEOUT cancelled by id before its op finished */
     uint8_t skipped_try;    /* armed without a first try (see predict_wait) */
     uint32_t armed_reap;    /* em->reap_seq when it started waiting */
+    uint32_t moved;         /* RECV/SEND with MSG_WAITALL: bytes moved so far */
 };
 
 /* Per-fd record: who waits on it and what the poller watches. */

@@ -258,3 +258,28 @@ Test(readiness, two_threads_two_rings)
     }
     tmpdir_remove(dir);
 }
+
+/* RECV and SEND with MSG_WAITALL move every byte even when the data comes in
+ * parts: 4 bytes now, 4 more from a TIMEOUT-linked SEND of the same ring. */
+Test(readiness, waitall_across_partial_arrivals)
+{
+    int sv[2];
+    make_socketpair(SOCK_STREAM, sv);
+    struct aio_ring *r = ring_of(8);
+    cr_assert_eq(write(sv[1], "abcd", 4), 4);
+    char buf[16] = { 0 };
+    size_t got = 0;
+    int e = 1;
+    cr_assert_eq(aio_ring_queue(r, (struct aio_op[]){
+        AIO_RECV(.socket = sv[0], .buf = buf, .len = 8, .flags = MSG_WAITALL, .out_read = &got, .out_error = &e),
+        AIO_TIMEOUT(.ns = MS(20), .link = AIO_LINK_SOFT),
+        AIO_SEND(.socket = sv[1], .buf = "efgh", .len = 4),
+    }, 3), 0);
+    cr_assert_eq(aio_ring_complete_all(r), 0);
+    cr_assert_eq(e, 0);
+    cr_assert_eq(got, 8);
+    cr_assert_str_eq(buf, "abcdefgh");
+    aio_ring_destroy(r);
+    close(sv[0]);
+    close(sv[1]);
+}
