@@ -22,9 +22,10 @@ if("io_uring" IN_LIST CAIO_TEST_BACKENDS)
   set(_hide_issue "socket,bind,listen,shutdown,close,openat,mkdirat")
   set(_hide_all "socket,bind,listen,shutdown,close,openat,mkdirat,renameat,unlinkat,symlinkat,child_exit")
   foreach(variant issue all)
-    add_test(NAME test_uring_fallback_${variant}.io_uring COMMAND test_uring_fallback --jobs 2)
+    add_test(NAME test_uring_fallback_${variant}.io_uring COMMAND test_uring_fallback ${CAIO_TEST_ARGS})
+    set(_env "AIO_BACKEND=io_uring" "AIO_URING_HIDE_OPS=${_hide_${variant}}" ${CAIO_TEST_ENV})
     set_tests_properties(test_uring_fallback_${variant}.io_uring PROPERTIES
-      ENVIRONMENT "AIO_BACKEND=io_uring;AIO_URING_HIDE_OPS=${_hide_${variant}}"
+      ENVIRONMENT "${_env}"
       LABELS "aio;io_uring;fallback" TIMEOUT 120)
   endforeach()
 endif()
