@@ -2,7 +2,7 @@
 # Debian 12 machine lacks (as root, with apt), and knows how to build.
 
 # Debian packages the build, the tests and the benchmarks need.
-CAIO_PACKAGES="build-essential cmake clang pkg-config liburing-dev libcriterion-dev libboost-context-dev strace valgrind"
+CAIO_PACKAGES="build-essential cmake clang pkg-config python3 liburing-dev libcriterion-dev libboost-context-dev strace valgrind"
 
 caio_ensure_packages() {
     local missing=()
