@@ -205,6 +205,14 @@ Test(net, udp_msg_and_connected)
     cr_assert_eq(sent, 10);
     cr_assert_eq(got, 4);
     cr_assert_arr_eq(small, "0123", 4);
+
+    /* RECVMSG reports the truncation in msg_flags */
+    struct iovec sv1 = { small, sizeof small };
+    struct msghdr tm = { .msg_iov = &sv1, .msg_iovlen = 1 };
+    cr_assert_eq(AIO_MULTI(AIO_SEND(.socket = b, .buf = "abcdefgh", .len = 8),
+                           AIO_RECVMSG(.socket = a, .msg = &tm, .out_read = &got)), 0);
+    cr_assert_eq(got, 4);
+    cr_assert(tm.msg_flags & MSG_TRUNC, "msg_flags 0x%x lacks MSG_TRUNC", tm.msg_flags);
     close(a);
     close(b);
 }
@@ -235,9 +243,10 @@ Test(net, unix_stream_listener)
     memset(&peer, 0x55, sizeof peer);
     socklen_t peerlen = sizeof peer;
     cr_assert_eq(AIO_MULTI(AIO_ACCEPT(.socket = srv, .addr = (struct sockaddr *)&peer, .addrlen = &peerlen,
-                                      .out_socket = &conn),
+                                      .flags = SOCK_NONBLOCK | SOCK_CLOEXEC, .out_socket = &conn),
                            AIO_CONNECT(.socket = cli, .addr = (struct sockaddr *)&sun, .addrlen = sizeof sun)), 0);
     cr_assert_geq(conn, 0);
+    cr_assert(fcntl(conn, F_GETFL) & O_NONBLOCK, "ACCEPT ignored SOCK_NONBLOCK");
     cr_assert_eq(peer.sun_family, AF_UNIX);
     cr_assert_eq(peerlen, sizeof(sa_family_t), "an unbound client has an unnamed address");
 
