@@ -201,7 +201,8 @@ struct aio_link_timeout { AIO_OP_COMMON_FIELDS; uint64_t ns; };
  * Cancels the op named by `id` on the same ring. Reports 0 when it was stopped
  * (it then reports -ECANCELED), -ENOENT when no such op is running (completed,
  * stale id, or still waiting behind its predecessor in a chain — cancel the op
- * that runs; the chain then follows its link rule), -EALREADY when it is
+ * that runs; the chain then follows its link rule; or a LINK_TIMEOUT, which
+ * keeps bounding its op — cancel that op instead), -EALREADY when it is
  * already executing and can no longer be stopped.
  */
 struct aio_cancel { AIO_OP_COMMON_FIELDS; aio_id id; };
