@@ -275,3 +275,30 @@ Test(cancel, close_in_same_batch)
     cr_assert_not(fd_open(sv[0]));
     close(sv[1]);
 }
+
+/* A LINK_TIMEOUT is not an op CANCEL can stop (io_uring cannot find one by
+ * id): -ENOENT, and it still bounds its op. Cancel the op instead. */
+Test(cancel, link_timeout_by_id_is_enoent)
+{
+    int sv[2];
+    make_socketpair(SOCK_STREAM, sv);
+    struct recorder rec = { 0 };
+    struct aio_ring *ring = ring_new(8, &rec);
+    char buf[8];
+    aio_id ids[2];
+    uint64_t t0 = now_ns();
+    cr_assert_eq(aio_ring_queue_batch(ring, (struct aio_op[]){
+        AIO_RECV(.socket = sv[0], .buf = buf, .len = sizeof buf, .link = AIO_LINK_SOFT, .userdata = 1),
+        AIO_LINK_TIMEOUT(.ns = MS(100), .userdata = 2),
+    }, 2, NULL, NULL, ids), 0);
+    cr_assert_eq(ring_poke(ring), 0);
+    cr_assert_eq(aio_ring_queue(ring, &AIO_CANCEL(.id = ids[1], .userdata = 3), 1), 0);
+    cr_assert_eq(aio_ring_complete_all(ring), 3);
+    assert_elapsed(now_ns() - t0, MS(100));
+    cr_assert_eq(rec_find(&rec, 3)->result, -ENOENT);
+    cr_assert_eq(rec_find(&rec, 1)->result, -ETIMEDOUT);
+    cr_assert_eq(rec_find(&rec, 2)->result, -ETIMEDOUT);
+    aio_ring_destroy(ring);
+    close(sv[0]);
+    close(sv[1]);
+}
