@@ -401,3 +401,35 @@ Test(net, linked_send_recv_pingpong)
     close(sv[0]);
     close(sv[1]);
 }
+
+/* Descriptors in O_NONBLOCK mode (sockets accepted with SOCK_NONBLOCK, pipes)
+ * still make RECV and READ wait for data, never -EAGAIN. */
+Test(net, nonblocking_descriptors_still_wait)
+{
+    int sv[2], p[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    struct recorder rec = { 0 };
+    struct aio_ring *ring = ring_new(4, &rec);
+    char b1[4], b2[4];
+    size_t g1 = 0, g2 = 0;
+    cr_assert_eq(aio_ring_queue(ring, (struct aio_op[]){
+        AIO_RECV(.socket = sv[0], .buf = b1, .len = sizeof b1, .out_read = &g1, .userdata = 1),
+        AIO_READ(.fd = p[0], .buf = b2, .len = sizeof b2, .offset = AIO_OFFSET_CURRENT, .out_read = &g2, .userdata = 2),
+    }, 2), 0);
+    cr_assert_eq(ring_settle(ring, MS(30)), 0, "an op on an empty non-blocking descriptor completed");
+    cr_assert_eq(write(sv[1], "s", 1), 1);
+    cr_assert_eq(write(p[1], "p", 1), 1);
+    cr_assert_eq(aio_ring_complete_all(ring), 0);
+    cr_assert_eq(rec_find(&rec, 1)->result, 0);
+    cr_assert_eq(rec_find(&rec, 2)->result, 0);
+    cr_assert_eq(g1, 1);
+    cr_assert_eq(g2, 1);
+    cr_assert_eq(b1[0], 's');
+    cr_assert_eq(b2[0], 'p');
+    aio_ring_destroy(ring);
+    close(sv[0]);
+    close(sv[1]);
+    close(p[0]);
+    close(p[1]);
+}
