@@ -5,6 +5,8 @@
 #include "helpers.h"
 
 #include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 TestSuite(cancel, .timeout = 20);
 
@@ -301,4 +303,46 @@ Test(cancel, link_timeout_by_id_is_enoent)
     aio_ring_destroy(ring);
     close(sv[0]);
     close(sv[1]);
+}
+
+/* A cancelled EVENT_WAIT consumes no notification; a cancelled CHILD_EXIT
+ * reaps nothing: the child is still there for waitpid. */
+Test(cancel, cancelled_waits_take_nothing)
+{
+    struct aio_event_source src;
+    cr_assert_eq(aio_event_source_init(&src), 0);
+    struct recorder rec = { 0 };
+    struct aio_ring *ring = ring_new(8, &rec);
+    aio_id id = 0;
+    cr_assert_eq(aio_ring_queue(ring, &AIO_EVENT_WAIT(.source = &src, .out_id = &id, .userdata = 1), 1), 0);
+    cr_assert_eq(ring_poke(ring), 0);
+    cr_assert_eq(aio_ring_queue(ring, &AIO_CANCEL(.id = id, .userdata = 2), 1), 0);
+    cr_assert_eq(aio_ring_complete_all(ring), 1);
+    cr_assert_eq(rec_find(&rec, 1)->result, -ECANCELED);
+    cr_assert_eq(rec_find(&rec, 2)->result, 0);
+    cr_assert_eq(aio_single(AIO_EVENT_NOTIFY(.source = &src)), 0);
+    cr_assert_eq(aio_ring_queue(ring, &AIO_EVENT_WAIT(.source = &src, .userdata = 3), 1), 0);
+    uint64_t t0 = now_ns();
+    cr_assert_eq(aio_ring_complete_all(ring), 0);
+    cr_assert_lt(now_ns() - t0, MS(1000));
+    cr_assert_eq(rec_find(&rec, 3)->result, 0, "the notification went to the cancelled wait");
+
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) for (;;) pause();
+    int status = 12345;
+    cr_assert_eq(aio_ring_queue(ring, &AIO_CHILD_EXIT(.pid = pid, .out_status = &status, .out_id = &id,
+                                                      .userdata = 4), 1), 0);
+    cr_assert_eq(ring_poke(ring), 0);
+    cr_assert_eq(aio_ring_queue(ring, &AIO_CANCEL(.id = id, .userdata = 5), 1), 0);
+    cr_assert_eq(aio_ring_complete_all(ring), 1);
+    cr_assert_eq(rec_find(&rec, 4)->result, -ECANCELED);
+    cr_assert_eq(rec_find(&rec, 5)->result, 0);
+    cr_assert_eq(status, 0);
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int ws = 0;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid, "the cancelled CHILD_EXIT reaped the child");
+    cr_assert(WIFSIGNALED(ws));
+    aio_ring_destroy(ring);
+    aio_event_source_destroy(&src);
 }
