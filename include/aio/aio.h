@@ -96,6 +96,9 @@ enum aio_kind {
  *  NONE: the next op is independent.
  *  SOFT: the next op starts once this one has succeeded; if this one fails, every
  *        remaining op of the chain completes with -ECANCELED without running.
+ *        As in io_uring, a READ, WRITE, READV, WRITEV or SPLICE that moved fewer
+ *        bytes than asked (and a socket transfer with MSG_WAITALL that did)
+ *        counts as a failure for the chain, though the op itself reports success.
  *  HARD: the next op starts once this one has completed, whatever its result.
  * The last op of a batch must not carry a link (-EINVAL).
  */
@@ -198,7 +201,8 @@ struct aio_link_timeout { AIO_OP_COMMON_FIELDS; uint64_t ns; };
  * Cancels the op named by `id` on the same ring. Reports 0 when it was stopped
  * (it then reports -ECANCELED), -ENOENT when no such op is running (completed,
  * stale id, or still waiting behind its predecessor in a chain — cancel the op
- * that runs; the chain then follows its link rule), -EALREADY when it is
+ * that runs; the chain then follows its link rule; or a LINK_TIMEOUT, which
+ * keeps bounding its op — cancel that op instead), -EALREADY when it is
  * already executing and can no longer be stopped.
  */
 struct aio_cancel { AIO_OP_COMMON_FIELDS; aio_id id; };
@@ -357,21 +361,40 @@ AIO_API int aio_ring_queue(struct aio_ring *ring, const struct aio_op *ops, size
  * the op's position in that batch, `result` 0 or a negative errno. */
 typedef void (*aio_batch_fn)(void *ctx, size_t index, int result);
 /* Like aio_ring_queue, but the batch's completions go to fn(ctx, index, result)
- * instead of the ring's on_complete, and, when `ids` is not NULL, ids[i]
- * receives the id of ops[i]. For code that waits on a batch as a whole (a
- * coroutine, a request object) without touching the ops' userdata. */
+ * instead of the ring's on_complete (fn NULL: to on_complete as usual), and,
+ * when `ids` is not NULL, ids[i] receives the id of ops[i]. For code that
+ * waits on a batch as a whole (a coroutine, a request object) without
+ * touching the ops' userdata. */
 AIO_API int aio_ring_queue_batch(struct aio_ring *ring, const struct aio_op *ops, size_t n,
                                  aio_batch_fn fn, void *ctx, aio_id *ids);
 /* Submits what is queued and reaps completions (one syscall on io_uring).
- * `result` may be NULL. Returns 0 or a negative errno. */
+ * With AIO_WAIT it blocks until an op completes, unless nothing is in flight or
+ * aio_ring_wake is called. `result` may be NULL. Returns 0 or a negative errno
+ * (-EINTR when a signal interrupted the wait, -EDEADLK when called from one of
+ * the ring's own callbacks, which may queue ops but not reap). */
 AIO_API int aio_ring_complete(struct aio_ring *ring, enum aio_wait_mode mode, struct aio_result *result);
+/* No time limit, for aio_ring_complete_timeout. */
+#define AIO_NO_TIMEOUT UINT64_MAX
+/* Blocks until at least one op completes, `timeout_ns` elapse, or another
+ * thread calls aio_ring_wake on the ring; unlike aio_ring_complete it blocks
+ * even when nothing is in flight, which makes it the wait of an event loop fed
+ * from other threads. Returns 0 (result->completed may be 0) or -errno. */
+AIO_API int aio_ring_complete_timeout(struct aio_ring *ring, uint64_t timeout_ns, struct aio_result *result);
+/* Makes the wait in progress on `ring` (aio_ring_complete or _timeout) return,
+ * or the next one return at once. Callable from any thread. `via` may name a
+ * ring the calling thread drives: where both are io_uring rings, the wake-up
+ * then travels as an IORING_OP_MSG_RING in via's next submission instead of
+ * costing a syscall now. Wakes that meet before the ring notices them merge
+ * into one. Returns 0 or a negative errno. */
+AIO_API int aio_ring_wake(struct aio_ring *ring, struct aio_ring *via);
 /* Completes until nothing is in flight; returns how many ops failed, or -errno. */
 AIO_API int aio_ring_complete_all(struct aio_ring *ring);
 /* Ops queued and not yet completed. */
 AIO_API size_t aio_ring_in_flight(const struct aio_ring *ring);
 /* The backend the ring runs on (never AIO_BACKEND_AUTO). */
 AIO_API enum aio_backend aio_ring_backend(const struct aio_ring *ring);
-/* Cancels and reaps whatever is still in flight (on_complete still runs), then frees. */
+/* Cancels and reaps whatever is still in flight (on_complete still runs), then
+ * frees. Must not be called from one of the ring's own callbacks (aborts). */
 AIO_API void aio_ring_destroy(struct aio_ring *ring);
 
 /* ------------------------------------------------------------------------- */

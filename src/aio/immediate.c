@@ -31,20 +31,23 @@ static void immediate_free(void *p)
 
 static void immediate_key_create(void) { (void)pthread_key_create(&immediate_key, immediate_free); }
 
-/* This thread's ring, with room for at least `n` ops. */
-static struct immediate *immediate_get(size_t n)
+/* This thread's ring, with room for at least `n` ops, in *out; 0 or -errno.
+ * The ring's own creation error is passed on (an unknown AIO_BACKEND value is
+ * -EINVAL, not an out-of-memory). */
+static int immediate_get(size_t n, struct immediate **out)
 {
     struct immediate *im = &tl_immediate;
-    if (im->ring && im->ring->entries >= n) return im;
-    if (n > AIO_MAX_ENTRIES) return NULL;
+    if (im->ring && im->ring->entries >= n) { *out = im; return 0; }
+    if (n > AIO_MAX_ENTRIES) return -EINVAL;
     uint32_t entries = im->ring ? im->ring->entries : AIO_DEFAULT_ENTRIES;
     while (entries < n) entries *= 2;
     if (entries > AIO_MAX_ENTRIES) entries = AIO_MAX_ENTRIES;
 
     struct aio_ring *ring;
-    if (aio_ring_create(&ring, &(struct aio_ring_options){ .entries = entries }) != 0) return NULL;
+    int rc = aio_ring_create(&ring, &(struct aio_ring_options){ .entries = entries });
+    if (rc) return rc;
     int *results = malloc(entries * sizeof *results);
-    if (!results) { aio_ring_destroy(ring); return NULL; }
+    if (!results) { aio_ring_destroy(ring); return -ENOMEM; }
     if (im->ring) { aio_ring_destroy(im->ring); free(im->results); }
     else {
         pthread_once(&immediate_once, immediate_key_create);
@@ -52,7 +55,8 @@ static struct immediate *immediate_get(size_t n)
     }
     im->ring = ring;
     im->results = results;
-    return im;
+    *out = im;
+    return 0;
 }
 
 static void collect(void *ctx, size_t index, int result) { ((int *)ctx)[index] = result; }
@@ -62,8 +66,9 @@ static int run(const struct aio_op *ops, size_t n, int **results)
 {
     int rc = aio_check_batch(ops, n);
     if (rc) return rc;
-    struct immediate *im = immediate_get(n);
-    if (!im) return n > AIO_MAX_ENTRIES ? -EINVAL : -ENOMEM;
+    struct immediate *im;
+    rc = immediate_get(n, &im);
+    if (rc) return rc;
     rc = aio_ring_queue_batch(im->ring, ops, n, collect, im->results, NULL);
     if (rc) return rc;
     while (im->ring->in_flight) {

@@ -39,8 +39,10 @@ static const char *errno_name(int e)
 const char *aio_strerror(int err)
 {
     if (err == 0) return "success";
-    int e = err < 0 ? -err : err;
-    const char *name = errno_name(e);
+    /* -INT_MIN does not fit an int: widen before negating */
+    long long wide = err < 0 ? -(long long)err : err;
+    int e = wide <= 4095 ? (int)wide : 0;
+    const char *name = e ? errno_name(e) : NULL;
     if (!name) return "unknown error";
     /* "ECONNRESET: Connection reset by peer", built in a per-thread buffer so
      * the name reads the same on every platform and the call is thread-safe. */

@@ -102,14 +102,23 @@ int aio_ring_create(struct aio_ring **out, const struct aio_ring_options *opts)
 void aio_ring_destroy(struct aio_ring *ring)
 {
     if (!ring) return;
-    /* Cancel again after every reap: a HARD link may start the next op of a
-     * chain after its predecessor was cancelled. */
+    if (ring->reaping) abort(); /* from one of its own callbacks: it is still in use */
+    /* Cancel again once the cancellations are reaped: a HARD link may start
+     * the next op of a chain after its predecessor was cancelled. Reap all
+     * that has arrived before cancelling again: re-cancelling every op after
+     * each reap that brought only part of the completions made destroying a
+     * ring with 10,000 ops in flight take seconds (quadratic). */
     while (ring->in_flight) {
         ring->be->cancel_all(ring);
-        if (ring->be->reap(ring, true) < 0 && ring->in_flight) {
+        if (ring->be->reap(ring, AIO_NO_TIMEOUT) < 0 && ring->in_flight) {
             /* The backend can no longer reap: nothing more can be delivered
              * safely, so stop rather than spin. */
             break;
+        }
+        /* take what else has arrived, without waiting; nothing left: no call */
+        while (ring->in_flight) {
+            uint32_t before = ring->in_flight;
+            if (ring->be->reap(ring, 0) < 0 || ring->in_flight >= before) break;
         }
     }
     ring->be->fini(ring);
@@ -138,7 +147,11 @@ int aio_ring_queue_batch(struct aio_ring *ring, const struct aio_op *ops, size_t
     if (rc) return rc;
     if (n > ring->entries - ring->in_flight) return -EBUSY;
 
+    /* One pass: take a slot, copy the op, and link it to the previous op of
+     * its chain (slots are taken in batch order, so the previous is known). */
     uint32_t *idx = ring->batch_idx;
+    uint32_t prev = AIO_NO_SLOT;
+    bool linked = false;
     for (size_t i = 0; i < n; i++) {
         uint32_t s = ring->free_head;
         struct aio_slot *sl = &ring->slots[s];
@@ -149,16 +162,17 @@ int aio_ring_queue_batch(struct aio_ring *ring, const struct aio_op *ops, size_t
         sl->batch_ctx = ctx;
         sl->batch_index = (uint32_t)i;
         sl->state = AIO_SLOT_BUSY;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct aio_slot *sl = &ring->slots[idx[i]];
-        sl->chain_prev = (i > 0 && ops[i - 1].common.link != AIO_LINK_NONE) ? idx[i - 1] : AIO_NO_SLOT;
-        sl->chain_next = ops[i].common.link != AIO_LINK_NONE ? idx[i + 1] : AIO_NO_SLOT;
-        aio_id id = aio_make_id(idx[i], sl->gen);
+        sl->chain_next = AIO_NO_SLOT;
+        sl->chain_prev = prev;
+        if (prev != AIO_NO_SLOT) ring->slots[prev].chain_next = s;
+        prev = ops[i].common.link != AIO_LINK_NONE ? s : AIO_NO_SLOT;
+        linked |= prev != AIO_NO_SLOT;
+        aio_id id = aio_make_id(s, sl->gen);
         if (ops[i].common.out_id) *ops[i].common.out_id = id;
         if (ids) ids[i] = id;
     }
     ring->in_flight += (uint32_t)n;
+    ring->batch_linked = linked;
     ring->be->submit(ring, idx, n);
     return 0;
 }
@@ -170,8 +184,8 @@ int aio_ring_queue(struct aio_ring *ring, const struct aio_op *ops, size_t n)
 
 /* ---- completion --------------------------------------------------------- */
 
-/* Writes the op's out_* targets for a syscall-style result. */
-static void write_outputs(const struct aio_op *op, int res)
+/* Writes the value target (count, descriptor, mask, status) of kinds that have one. */
+void aio_write_value(const struct aio_op *op, int res)
 {
     const bool ok = res >= 0;
     const size_t count = ok ? (size_t)res : 0;
@@ -193,44 +207,43 @@ static void write_outputs(const struct aio_op *op, int res)
     case AIO_KIND_CHILD_EXIT: if (op->child_exit.out_status) *op->child_exit.out_status = ok ? res : 0; break;
     default: break;
     }
-    if (op->common.out_error) *op->common.out_error = ok ? 0 : res;
-}
-
-void aio_ring_deliver(struct aio_ring *ring, uint32_t s, int result)
-{
-    struct aio_slot *sl = &ring->slots[s];
-    const aio_id id = aio_make_id(s, sl->gen);
-    const uint64_t userdata = sl->op.common.userdata;
-    const aio_batch_fn fn = sl->batch_fn;
-    void *const fn_ctx = sl->batch_ctx;
-    const uint32_t index = sl->batch_index;
-    const int code = result < 0 ? result : 0;
-
-    write_outputs(&sl->op, result);
-
-    /* Free the slot before reporting, so a callback may queue into it; the
-     * generation moves on so the old id goes stale. */
-    sl->state = AIO_SLOT_FREE;
-    sl->batch_fn = NULL;
-    if (++sl->gen == 0) sl->gen = 1;
-    sl->next_free = ring->free_head;
-    ring->free_head = s;
-    ring->in_flight--;
-    ring->tally.completed++;
-    if (code < 0) ring->tally.failed++;
-
-    if (fn) fn(fn_ctx, index, code);
-    else if (ring->on_complete) ring->on_complete(ring->ctx, id, userdata, code);
 }
 
 int aio_ring_complete(struct aio_ring *ring, enum aio_wait_mode mode, struct aio_result *result)
 {
     if (!ring || (mode != AIO_WAIT && mode != AIO_NOWAIT)) return -EINVAL;
+    if (ring->reaping) return -EDEADLK; /* called from one of this ring's callbacks */
     ring->tally = (struct aio_result){ 0, 0 };
     int rc = 0;
-    if (ring->in_flight) rc = ring->be->reap(ring, mode == AIO_WAIT);
+    if (ring->in_flight) {
+        ring->reaping = true;
+        rc = ring->be->reap(ring, mode == AIO_WAIT ? AIO_NO_TIMEOUT : 0);
+        ring->reaping = false;
+    }
     if (result) *result = ring->tally;
     return rc < 0 ? rc : 0;
+}
+
+int aio_ring_complete_timeout(struct aio_ring *ring, uint64_t timeout_ns, struct aio_result *result)
+{
+    if (!ring) return -EINVAL;
+    if (ring->reaping) return -EDEADLK;
+    ring->tally = (struct aio_result){ 0, 0 };
+    ring->reaping = true;
+    int rc = ring->be->reap(ring, timeout_ns);
+    ring->reaping = false;
+    if (result) *result = ring->tally;
+    return rc < 0 ? rc : 0;
+}
+
+int aio_ring_wake(struct aio_ring *ring, struct aio_ring *via)
+{
+    if (!ring) return -EINVAL;
+    /* one signal per wake the reaper has not consumed: wakes in between merge */
+    if (atomic_exchange_explicit(&ring->wake_pending, true, memory_order_acq_rel)) return 0;
+    int rc = ring->be->wake(ring, via == ring ? NULL : via);
+    if (rc) aio_ring_woken(ring);
+    return rc;
 }
 
 int aio_ring_complete_all(struct aio_ring *ring)

@@ -18,13 +18,21 @@
  *                     Take one checked batch, slots in batch order. Chains are
  *                     already marked (slot.chain_next / chain_prev, op.common.link)
  *                     and capacity is already reserved, so this cannot fail:
+ *                     (ring->batch_linked says whether any op of it is linked)
  *                     whatever goes wrong later is an op's result. A backend with
  *                     native links (io_uring) hands chains to the kernel; the
  *                     others keep them in the emulation core (src/aio/emul.*) and
  *                     start only each chain's head.
- *   reap(ring, wait)  Push pending submissions and report completions with
- *                     aio_ring_deliver(). With `wait`, block until at least one
- *                     completion was delivered or nothing is in flight.
+ *   reap(ring, timeout_ns)
+ *                     Push pending submissions and report completions with
+ *                     aio_ring_deliver(). timeout_ns 0: do not block. Otherwise
+ *                     block until at least one completion was delivered, the
+ *                     ring was woken, or timeout_ns passed (AIO_NO_TIMEOUT:
+ *                     never) — also when nothing is in flight.
+ *   wake(ring, via)   From any thread: make the ring's reap return (see
+ *                     aio_ring_wake). The core merges concurrent wakes, so this
+ *                     runs once per wake the reaper has not consumed yet; the
+ *                     reaper calls aio_ring_woken() when it consumes one.
  *   cancel_all(ring)  Ask every op in flight to stop (ring destruction); the
  *                     completions still arrive through reap.
  *
@@ -44,6 +52,7 @@
 #define CAIO_SRC_AIO_RING_H
 
 #include <aio/aio.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -72,8 +81,9 @@ struct aio_backend_ops {
     int (*init)(struct aio_ring *ring);
     void (*fini)(struct aio_ring *ring);
     void (*submit)(struct aio_ring *ring, const uint32_t *idx, size_t n);
-    int (*reap)(struct aio_ring *ring, bool wait);
+    int (*reap)(struct aio_ring *ring, uint64_t timeout_ns);
     void (*cancel_all)(struct aio_ring *ring);
+    int (*wake)(struct aio_ring *ring, struct aio_ring *via);
 };
 
 struct aio_ring {
@@ -84,6 +94,9 @@ struct aio_ring {
     uint32_t in_flight;
     uint32_t free_head;
     uint32_t *batch_idx;         /* [entries] scratch: slot numbers of the batch being queued */
+    bool batch_linked;           /* the batch being submitted has at least one link */
+    bool reaping;                /* inside aio_ring_complete: callbacks may queue, not reap */
+    _Atomic bool wake_pending;   /* a wake is on its way and not consumed yet */
     aio_complete_fn on_complete;
     void *ctx;
     struct aio_result tally;     /* what the current reap delivered */
@@ -109,13 +122,63 @@ static inline uint32_t aio_ring_lookup(const struct aio_ring *ring, aio_id id)
     return (sl->state == AIO_SLOT_BUSY && sl->gen == aio_id_gen(id)) ? s : AIO_NO_SLOT;
 }
 
+/* Reaper side of aio_ring_wake: the pending wake has been consumed, so the
+ * next aio_ring_wake must signal again. */
+static inline void aio_ring_woken(struct aio_ring *ring)
+{
+    atomic_store_explicit(&ring->wake_pending, false, memory_order_release);
+}
+
 /* Checks a batch as API.md requires; 0 or -EINVAL. */
 int aio_check_batch(const struct aio_op *ops, size_t n);
 
-/* Backend -> core: slot `slot` finished with `result` (a syscall-style value:
- * >= 0 success with a count/fd/mask, < 0 -errno). Writes out_* targets, reports,
- * frees the slot. */
-void aio_ring_deliver(struct aio_ring *ring, uint32_t slot, int result);
+/* Writes the value target (out_read, out_fd, ...) of kinds that have one. */
+void aio_write_value(const struct aio_op *op, int res);
+
+/* Kinds without a value target: delivering them skips aio_write_value. */
+static inline bool aio_kind_has_value(enum aio_kind k)
+{
+    return !(k == AIO_KIND_NOP || k == AIO_KIND_FSYNC || k == AIO_KIND_CLOSE || k == AIO_KIND_RENAMEAT ||
+             k == AIO_KIND_UNLINKAT || k == AIO_KIND_MKDIRAT || k == AIO_KIND_SYMLINKAT ||
+             k == AIO_KIND_BIND || k == AIO_KIND_LISTEN || k == AIO_KIND_CONNECT ||
+             k == AIO_KIND_SHUTDOWN || k == AIO_KIND_TIMEOUT || k == AIO_KIND_LINK_TIMEOUT ||
+             k == AIO_KIND_CANCEL || k == AIO_KIND_EVENT_NOTIFY || k == AIO_KIND_EVENT_WAIT);
+}
+
+/*
+ * Backend -> core: slot `s` finished with `result` (syscall-style: >= 0 success
+ * with a count/fd/mask, < 0 -errno). Writes the out_* targets, frees the slot,
+ * then reports to the batch callback or on_complete. Inline: it runs once per op.
+ * The slot is freed before reporting, so a callback may queue into it; its
+ * generation moves on, so the old id goes stale.
+ */
+static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ring *ring, uint32_t s, int result)
+{
+    struct aio_slot *sl = &ring->slots[s];
+    const int code = result < 0 ? result : 0;
+    /* Everything the slot and the ring need happens before the stores through
+     * the user's out_* pointers, which the compiler must assume alias them. */
+    int *const out_error = sl->op.common.out_error;
+    const bool has_value = aio_kind_has_value(sl->op.kind);
+    const aio_batch_fn fn = sl->batch_fn;
+    void *const fn_ctx = sl->batch_ctx;
+    const uint32_t index = sl->batch_index;
+    const aio_id id = aio_make_id(s, sl->gen);
+    const uint64_t userdata = sl->op.common.userdata;
+
+    if (has_value) aio_write_value(&sl->op, result); /* reads the op: before the slot is reused */
+    sl->state = AIO_SLOT_FREE;
+    if (++sl->gen == 0) sl->gen = 1;
+    sl->next_free = ring->free_head;
+    ring->free_head = s;
+    ring->in_flight--;
+    ring->tally.completed++;
+    ring->tally.failed += code < 0;
+    if (out_error) *out_error = code;
+
+    if (fn) fn(fn_ctx, index, code);
+    else if (ring->on_complete) ring->on_complete(ring->ctx, id, userdata, code);
+}
 
 /* The backend implementations. Each returns NULL where it is not built. */
 const struct aio_backend_ops *aio_backend_io_uring(void);

@@ -175,6 +175,25 @@ bool aio_result_breaks_chain(const struct aio_op *op, int result)
     case AIO_KIND_WRITE: want = clamp_len(op->write.len); break;
     case AIO_KIND_READV: want = iov_total(op->readv.iov, op->readv.iovcnt); break;
     case AIO_KIND_WRITEV: want = iov_total(op->writev.iov, op->writev.iovcnt); break;
+    /* io_uring also fails the links of a SPLICE that moved less than `len`,
+     * and of a socket op asked for MSG_WAITALL that came back short */
+    case AIO_KIND_SPLICE: want = op->splice.len; break;
+    case AIO_KIND_RECV:
+        if (!(op->recv.flags & MSG_WAITALL)) return false;
+        want = clamp_len(op->recv.len);
+        break;
+    case AIO_KIND_SEND:
+        if (!(op->send.flags & MSG_WAITALL)) return false;
+        want = clamp_len(op->send.len);
+        break;
+    case AIO_KIND_RECVMSG:
+        if (!(op->recvmsg.flags & MSG_WAITALL)) return false;
+        want = iov_total(op->recvmsg.msg->msg_iov, (int)op->recvmsg.msg->msg_iovlen);
+        break;
+    case AIO_KIND_SENDMSG:
+        if (!(op->sendmsg.flags & MSG_WAITALL)) return false;
+        want = iov_total(op->sendmsg.msg->msg_iov, (int)op->sendmsg.msg->msg_iovlen);
+        break;
     default: return false;
     }
     return (size_t)result < want;

@@ -22,8 +22,9 @@ int aio_op_fd(const struct aio_op *op, int *second);
  * syscalls (TIMEOUT, LINK_TIMEOUT, CANCEL, POLL, CHILD_EXIT) return -ENOTSUP. */
 int aio_sysop_run(const struct aio_op *op);
 
-/* Whether a completed op stops a SOFT chain: any error, and, as io_uring does
- * for file I/O, a READ/WRITE/READV/WRITEV that moved fewer bytes than asked. */
+/* Whether a completed op stops a SOFT chain: any error, and, as io_uring does,
+ * a READ/WRITE/READV/WRITEV or SPLICE that moved fewer bytes than asked, and a
+ * RECV/SEND/RECVMSG/SENDMSG with MSG_WAITALL that did. */
 bool aio_result_breaks_chain(const struct aio_op *op, int result);
 
 /* Lower-case kind name ("recv", "link_timeout"), or NULL. */

@@ -25,8 +25,11 @@
 #include <liburing.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +40,10 @@ enum { OP_WAITID = 50, OP_BIND = 56, OP_LISTEN = 57 };
 #define MAX_RW 0x7ffff000u
 /* user_data of SQEs the backend adds for itself (generation 0: never an id). */
 #define UDATA_INTERNAL 0ull
+/* The read kept pending on the ring's wake eventfd, and a wake another ring
+ * posted with MSG_RING (also generation 0). */
+#define UDATA_WAKE_READ 1ull
+#define UDATA_WAKE_MSG 2ull
 
 enum side_flag {
     SIDE_HAVE_RAW = 1,      /* half of an op + LINK_TIMEOUT pair has arrived */
@@ -67,8 +74,17 @@ struct uring {
     uint32_t entries;
     unsigned setup_flags;
     bool native[AIO_KIND_COUNT_];   /* the kind's opcode is usable in this kernel */
+    /* The kind goes to the kernel as one plain SQE, and its CQE result needs no
+     * translation: what the fast paths of submit and reap check. */
+    bool plain[AIO_KIND_COUNT_];
     bool cancel_fd;                 /* ASYNC_CANCEL knows IORING_ASYNC_CANCEL_FD */
-    bool enabled;                   /* enabled by (and bound to) the driving thread */
+    bool msg_ring;                  /* IORING_OP_MSG_RING is there */
+    bool woken;                     /* this reap consumed a wake */
+    int wake_fd;                    /* eventfd that aio_ring_wake writes */
+    uint64_t wake_buf;              /* where the pending read of wake_fd lands */
+    /* enabled by (and bound to) the driving thread; read by other threads to
+     * know whether MSG_RING can reach the ring yet */
+    atomic_bool enabled;
     bool destroying;                /* no chain may start any more */
 };
 
@@ -144,8 +160,13 @@ static int probe_kinds(struct uring *u)
         if (!have && !kind_opcode[i].may_run_sync) rc = -ENOTSUP;
         u->native[k] = have;
     }
+    for (int k = 1; k < AIO_KIND_COUNT_; k++) u->plain[k] = u->native[k];
+    /* These need more than one SQE, a translated result, or a partner. */
+    u->plain[AIO_KIND_CLOSE] = u->plain[AIO_KIND_CHILD_EXIT] = u->plain[AIO_KIND_TIMEOUT] = false;
+    u->plain[AIO_KIND_LINK_TIMEOUT] = u->plain[AIO_KIND_EVENT_NOTIFY] = u->plain[AIO_KIND_EVENT_WAIT] = false;
     /* IORING_ASYNC_CANCEL_FD came with the SOCKET opcode (5.19). */
     u->cancel_fd = io_uring_opcode_supported(probe, IORING_OP_SOCKET) && !hidden_by_env(AIO_KIND_CLOSE);
+    u->msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
     io_uring_free_probe(probe);
     return rc;
 }
@@ -170,7 +191,12 @@ static int uring_init(struct aio_ring *ring)
         free(u);
         return -ENOMEM;
     }
-    for (uint32_t i = 0; i < ring->entries; i++) u->side[i].pidfd = -1;
+    /* Side data is clean whenever its slot is idle (finish() restores this),
+     * so an op outside any chain needs no side-data writes at all. */
+    for (uint32_t i = 0; i < ring->entries; i++) {
+        u->side[i].pidfd = -1;
+        u->side[i].held = AIO_NO_SLOT;
+    }
 
     /* Room for every op in flight plus the extra SQE a CLOSE takes, so queueing
      * never has to flush the SQ in the middle of a batch. */
@@ -200,6 +226,10 @@ static int uring_init(struct aio_ring *ring)
     }
     if (rc == 0) {
         rc = probe_kinds(u);
+        if (rc == 0) {
+            u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (u->wake_fd < 0) rc = -errno;
+        }
         if (rc) io_uring_queue_exit(&u->ring);
     }
     if (rc) {
@@ -216,6 +246,7 @@ static void uring_fini(struct aio_ring *ring)
 {
     struct uring *u = U(ring);
     io_uring_queue_exit(&u->ring);
+    close(u->wake_fd);
     free(u->side);
     free(u->local);
     free(u);
@@ -225,19 +256,31 @@ static void uring_fini(struct aio_ring *ring)
 /* The first thread that queues or reaps becomes the ring's owner: a ring
  * created disabled binds SINGLE_ISSUER to that thread, and the registered ring
  * fd lives in that thread's io_uring context. */
+static inline struct io_uring_sqe *sqe_get(struct uring *u);
+
+/* Keeps a read pending on the wake eventfd: aio_ring_wake's write completes it. */
+static void arm_wake(struct uring *u)
+{
+    struct io_uring_sqe *sqe = sqe_get(u);
+    io_uring_prep_read(sqe, u->wake_fd, &u->wake_buf, sizeof u->wake_buf, 0);
+    io_uring_sqe_set_data64(sqe, UDATA_WAKE_READ);
+}
+
 static void bind_to_thread(struct uring *u)
 {
-    if (u->enabled) return;
-    u->enabled = true;
+    if (atomic_load_explicit(&u->enabled, memory_order_relaxed)) return;
     /* liburing 2.3 declares io_uring_enable_rings but does not export it */
     if (u->setup_flags & IORING_SETUP_R_DISABLED)
         (void)syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     (void)io_uring_register_ring_fd(&u->ring); /* an optimisation: fine to lack */
+    atomic_store_explicit(&u->enabled, true, memory_order_release);
+    arm_wake(u);
 }
 
 /* ---- SQE preparation ---------------------------------------------------- */
 
-static struct io_uring_sqe *sqe_get(struct uring *u)
+/* The SQ is sized so this is rare: flush it to the kernel to make room. */
+static __attribute__((noinline)) struct io_uring_sqe *sqe_get_slow(struct uring *u)
 {
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&u->ring))) {
@@ -245,6 +288,12 @@ static struct io_uring_sqe *sqe_get(struct uring *u)
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) abort(); /* ring unusable */
     }
     return sqe;
+}
+
+static inline struct io_uring_sqe *sqe_get(struct uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    return sqe ? sqe : sqe_get_slow(u);
 }
 
 static void set_ts(struct __kernel_timespec *ts, uint64_t ns)
@@ -256,7 +305,8 @@ static void set_ts(struct __kernel_timespec *ts, uint64_t ns)
 static unsigned rw_len(size_t len) { return len > MAX_RW ? MAX_RW : (unsigned)len; }
 
 /* Fills `sqe` for slot `s` (a kind this kernel runs). */
-static void prep(struct uring *u, struct aio_slot *sl, struct uring_side *sd, struct io_uring_sqe *sqe)
+static inline __attribute__((always_inline)) void prep(struct uring *u, struct aio_slot *sl, struct uring_side *sd,
+                                                     struct io_uring_sqe *sqe)
 {
     const struct aio_op *op = &sl->op;
     switch (op->kind) {
@@ -407,11 +457,14 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
     switch (op->kind) {
     case AIO_KIND_CHILD_EXIT:
         return u->side[s].raw; /* its pidfd could not be opened */
-    case AIO_KIND_CLOSE:
+    case AIO_KIND_CLOSE: {
         /* Without IORING_ASYNC_CANCEL_FD: cancel this ring's ops on the fd one
          * by one. The kernel holds its own file references, so closing now is
          * safe; the cancellations complete them with -ECANCELED. */
-        for (uint32_t i = 0; i < ring->entries; i++) {
+        bool cancelling = false;
+        /* aio_op_fd() is -1 for ops without a descriptor: closing a negative
+         * fd (which fails with -EBADF) must not match, and so cancel, them */
+        for (uint32_t i = 0; op->close.fd >= 0 && i < ring->entries; i++) {
             struct aio_slot *o = &ring->slots[i];
             int second;
             if (o->state != AIO_SLOT_BUSY || i == s) continue;
@@ -420,11 +473,61 @@ static int run_here(struct aio_ring *ring, struct uring *u, uint32_t s)
             struct io_uring_sqe *sqe = sqe_get(u);
             io_uring_prep_cancel64(sqe, aio_slot_id(ring, i), 0);
             io_uring_sqe_set_data64(sqe, UDATA_INTERNAL);
+            cancelling = true;
         }
+        /* Ops on the fd queued before this CLOSE may still sit in the SQ (the
+         * same batch, or one not yet reaped): submit them and their
+         * cancellations before the descriptor goes, or they would find it
+         * closed and report -EBADF instead of -ECANCELED. */
+        if (cancelling) (void)io_uring_submit(&u->ring);
         return aio_sysop_run(op);
+    }
     default:
         return aio_sysop_run(op);
     }
+}
+
+/*
+ * The kernel does not fail the links of these requests when they fail while
+ * running (io_uring never marks them failed: an FSYNC on a pipe, a SHUTDOWN of
+ * an unconnected socket, a MKDIRAT of an existing path all let a SOFT chain run
+ * on); it only does so for errors found before they run, such as a bad fd.
+ */
+static bool kernel_keeps_links_on_failure(enum aio_kind kind)
+{
+    switch (kind) {
+    case AIO_KIND_FSYNC:
+    case AIO_KIND_SHUTDOWN:
+    case AIO_KIND_MKDIRAT:
+    case AIO_KIND_UNLINKAT:
+    case AIO_KIND_RENAMEAT:
+    case AIO_KIND_SYMLINKAT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Whether the kernel run must end after slot `s` so that finish() applies
+ * the SOFT rule itself: after such an op, or after the LINK_TIMEOUT bounding
+ * one (an op and its LINK_TIMEOUT must reach the kernel together). */
+static bool soft_link_needs_cut(struct aio_ring *ring, uint32_t s)
+{
+    const struct aio_slot *sl = &ring->slots[s];
+    if (sl->chain_next == AIO_NO_SLOT) return false;
+    if (sl->op.kind == AIO_KIND_LINK_TIMEOUT) sl = &ring->slots[sl->chain_prev];
+    else if (ring->slots[sl->chain_next].op.kind == AIO_KIND_LINK_TIMEOUT) return false;
+    return sl->op.common.link == AIO_LINK_SOFT && kernel_keeps_links_on_failure(sl->op.kind);
+}
+
+/* SQEs slot `s` needs in one submission: a CLOSE brings the cancellation
+ * before it, and an op bounded by a LINK_TIMEOUT brings the LINK_TIMEOUT. */
+static unsigned run_sqes(struct aio_ring *ring, uint32_t s)
+{
+    const struct aio_slot *sl = &ring->slots[s];
+    unsigned n = sl->op.kind == AIO_KIND_CLOSE ? 2 : 1;
+    if (sl->chain_next != AIO_NO_SLOT && ring->slots[sl->chain_next].op.kind == AIO_KIND_LINK_TIMEOUT) n++;
+    return n;
 }
 
 /*
@@ -452,13 +555,31 @@ static void start_chain(struct aio_ring *ring, struct uring *u, uint32_t s)
             s = next;
             continue;
         }
+        struct io_uring_sqe *prev = NULL;
+        uint32_t prev_s = AIO_NO_SLOT;
         for (;;) {
             struct aio_slot *cur = &ring->slots[s];
             struct uring_side *sd = &u->side[s];
             uint32_t next = cur->chain_next;
-            bool cut = next != AIO_NO_SLOT && !in_kernel(ring, u, next);
-            sd->flags = 0;
-            sd->held = cut ? next : AIO_NO_SLOT;
+            unsigned need = cur->op.kind == AIO_KIND_LINK_TIMEOUT ? 0 : run_sqes(ring, s);
+            if (need && io_uring_sq_space_left(&u->ring) < need) {
+                /* A submission ends a kernel chain: a run must never straddle
+                 * one (rings above 16384 entries can fill the SQ). Before the
+                 * run, submit what the SQ holds (whole runs); in its middle,
+                 * end the run at the previous op, whose completion then
+                 * starts this one, as for an op run synchronously. */
+                if (prev) {
+                    prev->flags &= (__u8)~(IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+                    u->side[prev_s].held = s;
+                    return;
+                }
+                while (io_uring_sq_space_left(&u->ring) < need) {
+                    int rc = io_uring_submit(&u->ring);
+                    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) abort(); /* ring unusable */
+                }
+            }
+            bool cut = next != AIO_NO_SLOT && (!in_kernel(ring, u, next) || soft_link_needs_cut(ring, s));
+            if (cut) sd->held = next;
             if (cur->op.kind == AIO_KIND_CLOSE) {
                 /* cancel the fd's ops in flight first, then close, in order */
                 struct io_uring_sqe *c = sqe_get(u);
@@ -471,6 +592,8 @@ static void start_chain(struct aio_ring *ring, struct uring *u, uint32_t s)
             io_uring_sqe_set_data64(sqe, aio_slot_id(ring, s));
             if (next == AIO_NO_SLOT || cut) return;
             sqe->flags |= cur->op.common.link == AIO_LINK_HARD ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK;
+            prev = sqe;
+            prev_s = s;
             s = next;
         }
     }
@@ -480,8 +603,40 @@ static void uring_submit(struct aio_ring *ring, const uint32_t *idx, size_t n)
 {
     struct uring *u = U(ring);
     bind_to_thread(u);
-    for (size_t i = 0; i < n; i++)
-        if (ring->slots[idx[i]].chain_prev == AIO_NO_SLOT) start_chain(ring, u, idx[i]);
+    struct io_uring_sq *sq = &u->ring.sq;
+    if (!ring->batch_linked && !u->destroying && io_uring_sq_space_left(&u->ring) >= 2 * n) {
+        /* No chains, and room for every op even at two SQEs each: take SQEs
+         * straight from the SQ tail instead of one checked call per op. */
+        unsigned tail = sq->sqe_tail;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t s = idx[i];
+            struct aio_slot *sl = &ring->slots[s];
+            if (!u->plain[sl->op.kind]) {
+                sq->sqe_tail = tail;
+                start_chain(ring, u, s);
+                tail = sq->sqe_tail;
+                continue;
+            }
+            struct io_uring_sqe *sqe = &sq->sqes[tail++ & sq->ring_mask];
+            prep(u, sl, &u->side[s], sqe);
+            io_uring_sqe_set_data64(sqe, aio_make_id(s, sl->gen));
+        }
+        sq->sqe_tail = tail;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = idx[i];
+        struct aio_slot *sl = &ring->slots[s];
+        if (sl->chain_prev != AIO_NO_SLOT) continue; /* started with its chain */
+        if (sl->chain_next == AIO_NO_SLOT && u->plain[sl->op.kind] && !u->destroying) {
+            /* the common case: one op, one SQE */
+            struct io_uring_sqe *sqe = sqe_get(u);
+            prep(u, sl, &u->side[s], sqe);
+            io_uring_sqe_set_data64(sqe, aio_make_id(s, sl->gen));
+            continue;
+        }
+        start_chain(ring, u, s);
+    }
 }
 
 /* ---- completions -------------------------------------------------------- */
@@ -501,6 +656,7 @@ static void finish(struct aio_ring *ring, struct uring *u, uint32_t s, int res, 
 {
     uint32_t held = u->side[s].held;
     u->side[s].held = AIO_NO_SLOT;
+    u->side[s].flags = 0;
     aio_ring_deliver(ring, s, res);
     if (held == AIO_NO_SLOT) return;
     if (broken || u->destroying) cancel_rest(ring, u, held);
@@ -580,31 +736,95 @@ static void drain_local(struct aio_ring *ring, struct uring *u)
         struct local_done d = u->local[u->local_head];
         u->local_head = (u->local_head + 1) % u->entries;
         u->local_count--;
+        /* finish() clears side flags for kernel completions; a slot completed
+         * here may carry SIDE_CHAIN_FAILED from mark_chain_failed (it was held
+         * after a failed op), which must not leak into the slot's next op. */
+        u->side[d.slot].flags = 0;
         aio_ring_deliver(ring, d.slot, d.result);
     }
 }
 
-static int uring_reap(struct aio_ring *ring, bool wait)
+/* The backend's own CQEs (generation 0): wakes, and cancellations it issued. */
+static void on_internal_cqe(struct aio_ring *ring, struct uring *u, uint64_t udata)
+{
+    if (udata == UDATA_WAKE_READ) arm_wake(u);
+    else if (udata != UDATA_WAKE_MSG) return;
+    u->woken = true;
+    aio_ring_woken(ring);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int uring_reap(struct aio_ring *ring, uint64_t timeout_ns)
 {
     struct uring *u = U(ring);
     bind_to_thread(u);
+    const bool wait = timeout_ns != 0, timed = wait && timeout_ns != AIO_NO_TIMEOUT;
+    const uint64_t deadline = timed ? now_ns() + timeout_ns : 0;
+    const uint32_t entries = ring->entries;
+    u->woken = false;
     for (;;) {
         drain_local(ring, u);
-        bool block = wait && ring->tally.completed == 0 && ring->in_flight > 0;
+        bool block = wait && ring->tally.completed == 0 && !u->woken;
         /* one io_uring_enter: submit what is queued and, if we must, wait */
-        int rc = block ? io_uring_submit_and_wait(&u->ring, 1) : io_uring_submit_and_get_events(&u->ring);
-        unsigned head, seen = 0;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&u->ring, head, cqe) {
-            on_cqe(ring, u, cqe->user_data, cqe->res);
-            seen++;
+        int rc;
+        if (!block) {
+            rc = io_uring_submit_and_get_events(&u->ring);
+        } else if (!timed) {
+            rc = io_uring_submit_and_wait(&u->ring, 1);
+        } else {
+            uint64_t now = now_ns();
+            struct __kernel_timespec ts;
+            set_ts(&ts, deadline > now ? deadline - now : 0);
+            struct io_uring_cqe *first;
+            rc = io_uring_submit_and_wait_timeout(&u->ring, &first, 1, &ts, NULL);
+        }
+        /* Read the CQ tail once; CQEs that land meanwhile wait for the next pass. */
+        struct io_uring_cq *cq = &u->ring.cq;
+        unsigned head = *cq->khead, tail = io_uring_smp_load_acquire(cq->ktail), seen = tail - head;
+        for (; head != tail; head++) {
+            const struct io_uring_cqe *cqe = &cq->cqes[head & cq->ring_mask];
+            uint64_t udata = cqe->user_data;
+            uint32_t s = aio_id_slot(udata);
+            if (aio_id_gen(udata) == 0) { on_internal_cqe(ring, u, udata); continue; }
+            if (s >= entries) continue; /* liburing's own timeout on kernels without EXT_ARG */
+            struct aio_slot *sl = &ring->slots[s];
+            if (u->plain[sl->op.kind] && (sl->chain_next & sl->chain_prev) == AIO_NO_SLOT) {
+                aio_ring_deliver(ring, s, cqe->res); /* not in a chain, nothing to translate */
+                continue;
+            }
+            on_cqe(ring, u, udata, cqe->res);
         }
         io_uring_cq_advance(&u->ring, seen);
         drain_local(ring, u);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) return rc;
-        if (!wait || ring->tally.completed > 0 || ring->in_flight == 0) return 0;
+        if (!wait || ring->tally.completed > 0 || u->woken) return 0;
+        if (timed && now_ns() >= deadline) return 0;
         if (rc == -EINTR && seen == 0) return -EINTR;
     }
+}
+
+/* From any thread. A ring of this thread's own (`via`) carries the wake-up as a
+ * MSG_RING in its next submission; otherwise the eventfd write wakes it now. */
+static int uring_wake(struct aio_ring *ring, struct aio_ring *via)
+{
+    struct uring *t = U(ring);
+    if (via && via->be == ring->be && t->msg_ring && atomic_load_explicit(&t->enabled, memory_order_acquire)) {
+        struct uring *v = U(via);
+        bind_to_thread(v);
+        struct io_uring_sqe *sqe = sqe_get(v);
+        io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UDATA_WAKE_MSG, 0);
+        io_uring_sqe_set_data64(sqe, UDATA_INTERNAL);
+        return 0;
+    }
+    uint64_t one = 1;
+    if (write(t->wake_fd, &one, sizeof one) == (ssize_t)sizeof one || errno == EAGAIN) return 0;
+    return -errno;
 }
 
 static void uring_cancel_all(struct aio_ring *ring)
@@ -627,6 +847,7 @@ static const struct aio_backend_ops uring_ops = {
     .submit = uring_submit,
     .reap = uring_reap,
     .cancel_all = uring_cancel_all,
+    .wake = uring_wake,
 };
 
 const struct aio_backend_ops *aio_backend_io_uring(void) { return &uring_ops; }

@@ -1,0 +1,11 @@
+foreach(ex aio_immediate aio_dynamic)
+  add_executable(${ex} ${CMAKE_CURRENT_LIST_DIR}/${ex}.c)
+  target_link_libraries(${ex} PRIVATE caio::aio)
+  if(CAIO_BUILD_TESTS)
+    # the examples are run as tests too, on every backend
+    foreach(b IN LISTS CAIO_TEST_BACKENDS)
+      add_test(NAME example.${ex}.${b} COMMAND ${ex})
+      set_tests_properties(example.${ex}.${b} PROPERTIES ENVIRONMENT "AIO_BACKEND=${b}" LABELS "example;${b}" TIMEOUT 30)
+    endforeach()
+  endif()
+endforeach()

@@ -1,0 +1,6 @@
+if(TARGET echo_server)
+  add_executable(bench_echo ${CMAKE_CURRENT_LIST_DIR}/echo.c)
+  target_link_libraries(bench_echo PRIVATE PkgConfig::URING)
+  target_compile_definitions(bench_echo PRIVATE ECHO_SERVER_PATH="$<TARGET_FILE:echo_server>")
+  add_dependencies(bench_echo echo_server)
+endif()
