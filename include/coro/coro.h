@@ -89,9 +89,10 @@ CORO_API int coro_scheduler_create(struct coro_scheduler **sched, const struct c
 CORO_API void coro_scheduler_destroy(struct coro_scheduler *sched);
 
 /* Creates a task that will run fn(arg) on `sched`, from any thread or task.
- * *task (may be NULL) receives the handle, which must later be joined or
- * detached; detached tasks give no handle (*task = NULL). -EINVAL for a NULL
- * scheduler or fn, -ENOMEM when no stack can be mapped. */
+ * *task receives the handle, which must later be joined or detached; with
+ * opts->detached, or task == NULL, the task is detached and gives no handle
+ * (*task = NULL). -EINVAL for a NULL scheduler or fn, -ENOMEM when no stack
+ * can be mapped. */
 CORO_API int coro_spawn(struct coro_scheduler *sched, coro_fn fn, void *arg,
                         const struct coro_spawn_options *opts, struct coro_task **task);
 /* Runs the scheduler on the calling thread until every task has finished.

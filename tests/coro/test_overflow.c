@@ -49,7 +49,9 @@ static int run_child(size_t max_guarded, char *err, size_t errlen)
     close(pfd[1]);
     size_t n = 0;
     ssize_t k;
-    while (n + 1 < errlen && (k = read(pfd[0], err + n, errlen - 1 - n)) > 0) n += (size_t)k;
+    char sink[4096];
+    while ((k = read(pfd[0], n + 1 < errlen ? err + n : sink, n + 1 < errlen ? errlen - 1 - n : sizeof sink)) > 0)
+        if (n + 1 < errlen) n += (size_t)k; /* read to the end: the child must not get SIGPIPE */
     err[n] = 0;
     close(pfd[0]);
     int st;
@@ -70,6 +72,14 @@ Test(overflow, stack_without_guard_page_is_still_reported, .timeout = 60)
 {
     char err[4096];
     int st = run_child(1, err, sizeof err);
+#if defined(__SANITIZE_ADDRESS__)
+    /* Under ASan the overflow writes into the neighbouring task's poisoned
+     * frames first, and ASan reports that before any guard is reached. */
+    if (strstr(err, "AddressSanitizer: stack-buffer-underflow") || strstr(err, "AddressSanitizer: stack-buffer-overflow")) {
+        cr_assert(!WIFEXITED(st) || WEXITSTATUS(st) != 0, "child status %#x", st);
+        return;
+    }
+#endif
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "child status %#x, stderr: %s", st, err);
     cr_assert_not_null(strstr(err, "stack overflow in task 'overflower'"), "stderr: %s", err);
     cr_assert_not_null(strstr(err, "no guard page"), "stderr: %s", err);
