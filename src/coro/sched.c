@@ -29,7 +29,7 @@ __thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec"
 #define DEFAULT_RING 4096u
 #define DEFAULT_BLOCKING 4u
 #define ALTSTACK_SIZE (64u << 10)
-#define SMALL_BATCH 8u
+#define SMALL_BATCH 32u /* ids on the stack up to this batch size, malloc beyond */
 #define PASS_WAKES_MAX 1024u
 
 /* A task waiting for its batch: lives on the task's stack while it waits. */
