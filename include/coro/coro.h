@@ -84,8 +84,10 @@ struct coro_spawn_options {
 /* Creates a scheduler. opts may be NULL. The ring is created here and belongs
  * to the thread that calls coro_run. */
 CORO_API int coro_scheduler_create(struct coro_scheduler **sched, const struct coro_options *opts);
-/* Frees the scheduler. Call it when coro_run has returned; tasks that never
- * finished are discarded without running further (their stacks are unmapped). */
+/* Frees the scheduler and every task handle. Call it when coro_run has
+ * returned; tasks that never finished are discarded without running further
+ * (their ops are cancelled, their stacks unmapped), so the objects such tasks
+ * wait on with a timeout must still exist here. */
 CORO_API void coro_scheduler_destroy(struct coro_scheduler *sched);
 
 /* Creates a task that will run fn(arg) on `sched`, from any thread or task.

@@ -8,6 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xmmintrin.h>
+#if defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#  endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#  define RUNNING_ON_VALGRIND 0
+#endif
 
 static struct coro_scheduler *new_sched(void)
 {
@@ -58,7 +66,9 @@ Test(core, fp_control_state_and_registers_survive_switches)
     struct fp_arg a[4];
     struct coro_task *t[4];
     for (int i = 0; i < 4; i++) {
-        a[i] = (struct fp_arg){ .round = modes[i], .ftz = (i & 1) ? 0x8000u : 0 };
+        /* Valgrind does not model MXCSR's flush-to-zero bit (it reads back
+         * 0), so only rounding modes are varied under it */
+        a[i] = (struct fp_arg){ .round = modes[i], .ftz = (i & 1) && !RUNNING_ON_VALGRIND ? 0x8000u : 0 };
         cr_assert_eq(coro_spawn(s, fp_task, &a[i], NULL, &t[i]), 0);
     }
     int main_round = fegetround();
