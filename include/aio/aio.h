@@ -355,7 +355,11 @@ struct aio_ring;
 
 AIO_API int aio_ring_create(struct aio_ring **ring, const struct aio_ring_options *opts);
 /* Queues `n` ops atomically: all of them, or none and an error (-EBUSY when they
- * do not fit, -EINVAL for bad ops). Ops reach the kernel on the next complete. */
+ * do not fit, -EINVAL for bad ops). Ops reach the kernel on the next complete;
+ * an op that io_uring on the running kernel cannot do asynchronously (BIND and
+ * LISTEN before Linux 6.11, for instance) and that does not block runs here, at
+ * queue time, once its chain reaches it. Results always arrive through
+ * aio_ring_complete. */
 AIO_API int aio_ring_queue(struct aio_ring *ring, const struct aio_op *ops, size_t n);
 /* Called once per op of a batch queued with aio_ring_queue_batch: `index` is
  * the op's position in that batch, `result` 0 or a negative errno. */
@@ -394,7 +398,10 @@ AIO_API size_t aio_ring_in_flight(const struct aio_ring *ring);
 /* The backend the ring runs on (never AIO_BACKEND_AUTO). */
 AIO_API enum aio_backend aio_ring_backend(const struct aio_ring *ring);
 /* Cancels and reaps whatever is still in flight (on_complete still runs), then
- * frees. Must not be called from one of the ring's own callbacks (aborts). */
+ * frees. Must not be called from one of the ring's own callbacks (aborts).
+ * Known difference: on io_uring an op HARD-linked behind a cancelled one is
+ * started by the kernel, so one that completes at once (a MKDIRAT) may still
+ * take effect during destruction; the readiness backends never start it. */
 AIO_API void aio_ring_destroy(struct aio_ring *ring);
 
 /* ------------------------------------------------------------------------- */
