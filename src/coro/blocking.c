@@ -111,10 +111,8 @@ int coro_blocking(void *(*fn)(void *), void *arg, void **result)
     if (rc) return rc;
     t->parked = NULL; /* not interruptible: the function runs to its end */
     t->state = CORO_T_PARKED;
-    L->parked++;
     L->post_unlock = &j.lock;
     coro_suspend_(t);
-    coro_tl_loop_->parked--;
     if (result) *result = j.result;
     return 0;
 }

@@ -7,11 +7,18 @@
  *  - struct coro_loop is everything a scheduler thread owns: the ring, the run
  *    queue, the loop's own context, the current task. Only its thread touches
  *    it, except `remote`, the queue other threads post wake-ups into.
- *  - struct coro_scheduler holds what loops share: the task count, the stack
- *    pool, the blocking pool. Today it has one loop.
+ *  - struct coro_scheduler holds what loops share: the loops, the task count,
+ *    the stack pool, the blocking pool, the worker threads.
  *  - A task is woken with coro_wake_(), which pushes onto the run queue when
  *    called on the task's loop thread and posts to the loop's remote queue
  *    otherwise; synchronisation objects take a spinlock and use only that.
+ *  - A task belongs to one loop at a time (task->loop). Only that loop's
+ *    thread changes it, and only while the task sits on its run queue with
+ *    nothing in flight on its ring (no I/O, no timer: task->pinned, no posted
+ *    request, no cancel retry): it then hands the task to a hungry loop
+ *    through that loop's remote queue. Everything else about a task is
+ *    touched by its current loop's thread only, so a task that waits for I/O
+ *    or a timer is always on the loop whose ring holds the op.
  */
 #ifndef CAIO_SRC_CORO_INTERNAL_H
 #define CAIO_SRC_CORO_INTERNAL_H
@@ -127,6 +134,7 @@ struct coro_task {
     void *result;
     bool cancelled;                 /* ever cancelled (coro_cancelled) */
     bool in_retry;                  /* on the loop's cancel-retry list */
+    bool pinned;                    /* a timer of its own is in flight: stays on its loop */
     struct coro_io_wait *io;        /* the batch it waits for (CORO_T_IO) */
     struct coro_waiter *parked;     /* the interruptible wait it is in, or NULL */
     struct coro_event done;         /* set when fn has returned (join) */
@@ -145,12 +153,13 @@ struct coro_loop {
     size_t runq_len;
     size_t budget;                  /* tasks this pass may still start */
     size_t pass_wakes;              /* tasks woken by tasks during this pass */
-    size_t parked;                  /* tasks in CORO_T_PARKED */
     int *post_unlock;               /* released by whoever runs after a switch */
     struct coro_task *dead;         /* finished; its running ref is dropped after the switch */
     struct coro_task *retry_head;   /* tasks whose cancel ops did not fit in the ring */
     struct coro_task *space_head, *space_tail; /* tasks waiting for ring space */
-    bool running;                   /* atomic: coro_run is active */
+    unsigned index;                 /* in sched->loops */
+    int sleeping;                   /* atomic: blocked (or about to) in the ring's wait */
+    int hungry;                     /* atomic: idle, wants runnable tasks from a busy loop */
     bool destroying;                /* the ring is being torn down */
     bool ring_busy;                 /* ops may be in flight (set on queue, refreshed after complete) */
     /* Remote wake-ups: other threads post here and poke the event source. */
@@ -174,7 +183,13 @@ struct coro_blocking_pool {
 };
 
 struct coro_scheduler {
-    struct coro_loop loop;          /* one loop in this version */
+    struct coro_loop *loops;        /* loops[0] runs on the coro_run caller */
+    unsigned nloops;                /* loops[1..] each run on a worker thread */
+    pthread_t *workers;
+    int running;                    /* atomic: coro_run is active (workers run tasks) */
+    int stop;                       /* atomic: workers exit (destroy) */
+    int hungry;                     /* atomic: loops with `hungry` set */
+    unsigned spawn_next;            /* atomic: round-robin spawn target */
     size_t live;                    /* atomic: spawned and not finished */
     size_t default_stack;
     struct coro_stack_pool stacks;
@@ -239,6 +254,12 @@ struct coro_task *coro_wait_begin_(int *err);
 int coro_park_(struct coro_waiter *w, struct coro_waitq_ *q, int *lock, uint64_t timeout_ns);
 /* Ends the task's interruptible wait with -ECANCELED if it is in one (loop thread). */
 bool coro_park_cancel_(struct coro_task *t);
+
+/* ---- CPU count (cpus.c) ------------------------------------------------ */
+
+/* CPUs this process may use: affinity mask, capped by a cgroup CPU quota
+ * (v2 cpu.max or v1 cfs quota, rounded up); at least 1. */
+unsigned coro_usable_cpus_(void);
 
 /* ---- blocking pool (blocking.c) ------------------------------------------ */
 

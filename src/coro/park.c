@@ -104,16 +104,15 @@ int coro_park_(struct coro_waiter *w, struct coro_waitq_ *q, int *lock, uint64_t
             return rc;
         }
         w->timer_live = true;
+        t->pinned = true; /* the timer's completion and cancel belong to L's ring */
     }
     coro_waitq_push_(q, w);
     t->parked = w->interruptible ? w : NULL;
     t->state = CORO_T_PARKED;
-    L->parked++;
     L->post_unlock = lock;
     coro_suspend_(t);
 
-    L = coro_tl_loop_;
-    L->parked--;
+    L = coro_tl_loop_; /* == t->loop: a pinned task does not move */
     t->parked = NULL;
     if (w->timer_live) {
         /* Woken first: stop the timer and wait for its completion, which
@@ -125,6 +124,7 @@ int coro_park_(struct coro_waiter *w, struct coro_waitq_ *q, int *lock, uint64_t
         t->state = CORO_T_IO;
         coro_suspend_(t);
     }
+    t->pinned = false;
     return w->result;
 }
 

@@ -13,6 +13,17 @@
  * the handle (dropped by join or detach), one per wake-up posted by another
  * thread. A finished task cannot free the stack it runs on, so it leaves
  * itself in loop->dead and whoever runs next drops that reference.
+ *
+ * Several loops (coro_options.threads): loops[0] runs on the thread that
+ * calls coro_run, the others on worker threads that live from create to
+ * destroy and run tasks only while coro_run is active. Spawns go round-robin
+ * over the loops. A loop with nothing to run spins briefly, then marks itself
+ * hungry and sleeps in aio_ring_complete_timeout; a busy loop that sees a
+ * hungry one at the end of a pass hands it half its run queue (donation
+ * rather than stealing: a run queue is only ever touched by its own thread,
+ * so the single-loop fast path takes no lock). Wake-ups across loops are
+ * aio_ring_wake (IORING_OP_MSG_RING in the poster's next submission on
+ * io_uring, an eventfd otherwise), sent only to a loop that is asleep.
  */
 #include "internal.h"
 #include "arch/arch.h"
@@ -31,6 +42,10 @@ __thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec"
 #define ALTSTACK_SIZE (64u << 10)
 #define SMALL_BATCH 32u /* ids on the stack up to this batch size, malloc beyond */
 #define PASS_WAKES_MAX 1024u
+/* Polls of the remote queue before an idle loop sleeps (a pause each, a few
+ * microseconds in all): a wake-up that arrives in that time costs no syscall
+ * on either side, one that arrives later costs ~23 us across vCPUs (NOTES). */
+#define IDLE_SPINS 2000u
 
 /* A task waiting for its batch: lives on the task's stack while it waits. */
 struct coro_io_wait {
@@ -125,6 +140,8 @@ static void segv_install(void)
     sigaction(SIGBUS, &sa, &old_bus);
 }
 
+static void loop_poke(struct coro_loop *L, struct coro_loop *from);
+
 /* ---- switching ----------------------------------------------------------- */
 
 static inline void ctx_switch(struct coro_ctx *from, struct coro_ctx *to, bool dying)
@@ -189,7 +206,9 @@ static inline struct coro_task *next_task(struct coro_loop *L)
 {
     if (!L->runq_head) return NULL;
     if (!L->budget) {
-        if (L->ring_busy || remote_peek(L) || L->retry_head || L->space_head) return NULL;
+        if (L->ring_busy || remote_peek(L) || L->retry_head || L->space_head ||
+            __atomic_load_n(&L->sched->hungry, __ATOMIC_RELAXED))
+            return NULL;
         L->budget = L->runq_len;
         L->pass_wakes = 0;
     }
@@ -227,7 +246,9 @@ static void task_entry(void *arg)
     check_bottom(t, true);
     coro_event_set(&t->done);
     t->state = CORO_T_DONE;
-    __atomic_fetch_sub(&L->sched->live, 1, __ATOMIC_ACQ_REL);
+    struct coro_scheduler *s = L->sched;
+    if (__atomic_fetch_sub(&s->live, 1, __ATOMIC_ACQ_REL) == 1 && L != &s->loops[0])
+        loop_poke(&s->loops[0], L); /* coro_run may return now */
     L->dead = t;
     struct coro_task *next = next_task(L);
     if (next) {
@@ -252,9 +273,18 @@ void coro_task_unref_(struct coro_task *t)
 
 /* ---- wake-ups across threads --------------------------------------------- */
 
-static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
+/* Several loops: ends L's sleep if it sleeps. Pairs with the loop's
+ * sleeping = 1, then recheck of its remote queue (both SEQ_CST), so either
+ * the loop sees what was posted before it sleeps or this sees it asleep. */
+static void loop_poke(struct coro_loop *L, struct coro_loop *from)
 {
-    if (__atomic_fetch_or(&t->remote_flags, flag, __ATOMIC_ACQ_REL) != 0) return; /* queued already */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* what was posted, before the look */
+    if (__atomic_load_n(&L->sleeping, __ATOMIC_SEQ_CST))
+        (void)aio_ring_wake(L->ring, from ? from->ring : NULL);
+}
+
+static void remote_enqueue(struct coro_loop *L, struct coro_task *t)
+{
     __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&L->remote_lock);
     t->remote_next = NULL;
@@ -262,6 +292,16 @@ static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
     else __atomic_store_n(&L->remote_head, t, __ATOMIC_RELEASE);
     L->remote_tail = t;
     pthread_mutex_unlock(&L->remote_lock);
+}
+
+static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
+{
+    if (__atomic_fetch_or(&t->remote_flags, flag, __ATOMIC_ACQ_REL) != 0) return; /* queued already */
+    remote_enqueue(L, t);
+    if (L->sched->nloops > 1) {
+        loop_poke(L, coro_tl_loop_);
+        return;
+    }
     /* At most one notification until the loop's EVENT_WAIT consumes it
      * (wake_done clears the flag); none before the loop has an event source:
      * it then looks at this queue before it blocks (coro_run). */
@@ -272,7 +312,7 @@ static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
 
 void coro_wake_(struct coro_task *t)
 {
-    struct coro_loop *L = t->loop;
+    struct coro_loop *L = __atomic_load_n(&t->loop, __ATOMIC_ACQUIRE);
     if (coro_tl_loop_ != L) {
         remote_post(L, t, CORO_REMOTE_WAKE);
         return;
@@ -300,6 +340,15 @@ static void drain_remote(struct coro_loop *L)
     while (t) {
         struct coro_task *nx = t->remote_next;
         unsigned flags = __atomic_exchange_n(&t->remote_flags, 0, __ATOMIC_ACQ_REL);
+        struct coro_loop *owner = __atomic_load_n(&t->loop, __ATOMIC_ACQUIRE);
+        if (owner != L) {
+            /* posted by someone who saw the task before it was handed to
+             * another loop (only a cancel can be): send it after the task */
+            remote_post(owner, t, flags);
+            coro_task_unref_(t);
+            t = nx;
+            continue;
+        }
         if (flags & CORO_REMOTE_CANCEL) cancel_local(L, t);
         if ((flags & CORO_REMOTE_WAKE) && t->state != CORO_T_DONE) runq_push(L, t);
         coro_task_unref_(t);
@@ -441,6 +490,7 @@ static int io_batch(const struct aio_op *ops, size_t n, bool multi)
     if (!ops || n == 0) return -EINVAL;
     struct coro_loop *L = t->loop;
     if (n > L->ring_entries) return -EBUSY;
+    /* L is re-read after every suspension below: a runnable task may move */
     if (t->cancel_pending) {
         t->cancel_pending = false;
         return cancelled_batch(ops, n, multi);
@@ -459,6 +509,7 @@ static int io_batch(const struct aio_op *ops, size_t n, bool multi)
         else L->space_head = t;
         L->space_tail = t;
         coro_suspend_(t);
+        L = t->loop;
         if (t->cancel_pending) {
             t->cancel_pending = false;
             rc = cancelled_batch(ops, n, multi);
@@ -522,7 +573,9 @@ int coro_spawn(struct coro_scheduler *s, coro_fn fn, void *arg, const struct cor
     t->stack_lo = st.lo;
     t->guarded = st.guarded;
     t->check_countdown = BOTTOM_CHECK_EVERY;
-    t->loop = &s->loop;
+    struct coro_loop *L = &s->loops[0];
+    if (s->nloops > 1) L = &s->loops[__atomic_fetch_add(&s->spawn_next, 1, __ATOMIC_RELAXED) % s->nloops];
+    t->loop = L;
     t->fn = fn;
     t->arg = arg;
     t->refs = detached ? 1 : 2;
@@ -542,9 +595,11 @@ int coro_spawn(struct coro_scheduler *s, coro_fn fn, void *arg, const struct cor
 #endif
     __atomic_fetch_add(&s->live, 1, __ATOMIC_ACQ_REL);
     if (!detached) *out = t;
-    struct coro_loop *L = &s->loop;
     t->state = CORO_T_RUNNABLE;
-    if (coro_tl_loop_ == L || !__atomic_load_n(&L->running, __ATOMIC_ACQUIRE)) runq_push(L, t);
+    /* One loop and no coro_run active: nobody drives its run queue. With
+     * several, the workers do, so only the remote queue is safe. */
+    if (coro_tl_loop_ == L || (s->nloops == 1 && !__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)))
+        runq_push(L, t);
     else remote_post(L, t, CORO_REMOTE_WAKE);
     return 0;
 }
@@ -574,7 +629,9 @@ int coro_task_detach(struct coro_task *t)
 int coro_task_cancel(struct coro_task *t)
 {
     if (!t) return -EINVAL;
-    struct coro_loop *L = t->loop;
+    /* only the owning loop's thread moves a task: if it is this thread's
+     * loop, it stays; otherwise drain_remote forwards a stale post */
+    struct coro_loop *L = __atomic_load_n(&t->loop, __ATOMIC_ACQUIRE);
     if (coro_tl_loop_ == L) cancel_local(L, t);
     else remote_post(L, t, CORO_REMOTE_CANCEL);
     return 0;
@@ -593,18 +650,144 @@ static void wake_space_waiters(struct coro_loop *L)
     }
 }
 
-int coro_run(struct coro_scheduler *s)
+/* Several loops, at the end of a pass: hands the back half of L's run queue
+ * to a hungry loop. Only tasks free to move go: no timer of their own in
+ * flight (pinned), no cancel retry due on this ring, no request posted to
+ * them (claiming remote_flags keeps a racing coro_task_cancel's post single:
+ * it merges into this one and the new loop handles it). */
+static void donate(struct coro_loop *L)
 {
-    if (!s) return -EINVAL;
-    if (coro_tl_loop_) return -EBUSY;
-    struct coro_loop *L = &s->loop;
-    if (__atomic_exchange_n(&L->running, true, __ATOMIC_ACQ_REL)) return -EBUSY;
-    coro_tl_loop_ = L;
+    struct coro_scheduler *s = L->sched;
+    struct coro_loop *H = NULL;
+    for (unsigned i = 1; i < s->nloops && !H; i++) {
+        struct coro_loop *c = &s->loops[(L->index + i) % s->nloops];
+        if (__atomic_load_n(&c->hungry, __ATOMIC_RELAXED) && __atomic_exchange_n(&c->hungry, 0, __ATOMIC_ACQ_REL)) {
+            __atomic_fetch_sub(&s->hungry, 1, __ATOMIC_ACQ_REL);
+            H = c;
+        }
+    }
+    if (!H) return;
+    size_t n = L->runq_len, keep_first = n - n / 2, i = 0, given = 0;
+    struct coro_task *t = L->runq_head, *give_head = NULL, *give_tail = NULL;
+    L->runq_head = L->runq_tail = NULL;
+    L->runq_len = 0;
+    while (t) {
+        struct coro_task *nx = t->next;
+        unsigned zero = 0;
+        if (i++ >= keep_first && !t->pinned && !t->in_retry &&
+            __atomic_compare_exchange_n(&t->remote_flags, &zero, CORO_REMOTE_WAKE, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            __atomic_store_n(&t->loop, H, __ATOMIC_RELEASE);
+            __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
+            t->remote_next = NULL;
+            if (give_tail) give_tail->remote_next = t;
+            else give_head = t;
+            give_tail = t;
+            given++;
+        } else {
+            runq_push(L, t);
+        }
+        t = nx;
+    }
+    if (!given) return;
+    pthread_mutex_lock(&H->remote_lock);
+    if (H->remote_tail) H->remote_tail->remote_next = give_head;
+    else __atomic_store_n(&H->remote_head, give_head, __ATOMIC_RELEASE);
+    H->remote_tail = give_tail;
+    pthread_mutex_unlock(&H->remote_lock);
+    loop_poke(H, L);
+}
 
+/* Several loops, nothing runnable here: spin a little on the remote queue,
+ * then sleep in the ring until a completion or a wake-up. `done` tells
+ * whether the loop is to stop rather than sleep. */
+static int loop_idle(struct coro_loop *L, bool main_loop, bool active, struct aio_result *r)
+{
+    struct coro_scheduler *s = L->sched;
+    int rc = 0;
+    if (active && !__atomic_load_n(&L->hungry, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&L->hungry, 1, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&s->hungry, 1, __ATOMIC_ACQ_REL);
+    }
+    for (unsigned i = 0; i < IDLE_SPINS; i++) {
+        if (remote_peek(L)) goto awake;
+        __builtin_ia32_pause();
+    }
+    __atomic_store_n(&L->sleeping, 1, __ATOMIC_SEQ_CST);
+    bool stay = main_loop ? __atomic_load_n(&s->live, __ATOMIC_SEQ_CST) != 0
+                          : !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST) &&
+                                (__atomic_load_n(&s->running, __ATOMIC_SEQ_CST) != 0) == active;
+    if (stay && !__atomic_load_n(&L->remote_head, __ATOMIC_SEQ_CST))
+        rc = aio_ring_complete_timeout(L->ring, AIO_NO_TIMEOUT, r);
+    __atomic_store_n(&L->sleeping, 0, __ATOMIC_RELAXED);
+awake:
+    if (__atomic_exchange_n(&L->hungry, 0, __ATOMIC_ACQ_REL)) __atomic_fetch_sub(&s->hungry, 1, __ATOMIC_ACQ_REL);
+    return rc;
+}
+
+/* One loop's life on its thread: passes until the scheduler's tasks are all
+ * done (loops[0], in coro_run) or the scheduler stops (workers). */
+static int loop_run(struct coro_loop *L, bool main_loop)
+{
+    struct coro_scheduler *s = L->sched;
+    bool multi = s->nloops > 1;
+    int rc = 0;
+    for (;;) {
+        drain_remote(L);
+        if (L->retry_head) retry_cancels(L);
+        if (main_loop) {
+            if (__atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
+        } else if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+            break;
+        }
+        /* workers run tasks only while coro_run is active */
+        bool active = main_loop || __atomic_load_n(&s->running, __ATOMIC_ACQUIRE);
+        if (active && L->runq_len) {
+            L->budget = L->runq_len - 1;
+            L->pass_wakes = 0;
+            struct coro_task *t = runq_pop(L);
+            t->state = CORO_T_RUNNING;
+            L->current = t;
+            ctx_switch(&L->ctx, &t->ctx, false);
+            after_switch(L);
+            if (main_loop && __atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
+        }
+        struct aio_result r = { 0, 0 };
+        bool block = L->runq_len == 0 || !active;
+        if (!multi) {
+            if (block) arm_wake(L);
+            if (block && remote_pending(L)) block = false;
+            if (block && aio_ring_in_flight(L->ring) == 0) {
+                /* nothing can ever wake the remaining tasks */
+                rc = -EDEADLK;
+                break;
+            }
+            rc = aio_ring_complete(L->ring, block ? AIO_WAIT : AIO_NOWAIT, &r);
+        } else {
+            if (L->runq_len >= 2 && __atomic_load_n(&s->hungry, __ATOMIC_RELAXED)) donate(L);
+            rc = block ? loop_idle(L, main_loop, active, &r) : aio_ring_complete(L->ring, AIO_NOWAIT, &r);
+        }
+        L->ring_busy = aio_ring_in_flight(L->ring) != 0;
+        if (rc < 0 && rc != -EINTR) break;
+        rc = 0;
+        if (L->space_head && (r.completed || !block)) wake_space_waiters(L);
+    }
+    return rc;
+}
+
+/* What a thread sets up to run a loop, undone by loop_leave. */
+struct loop_thread {
+    stack_t old_ss;
+    bool alt;
+};
+
+static void loop_enter(struct coro_loop *L, struct loop_thread *lt)
+{
+    coro_tl_loop_ = L;
     /* stack overflows are reported from an alternate stack */
     pthread_once(&segv_once, segv_install);
-    stack_t ss = { .ss_sp = L->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 }, old_ss;
-    bool alt = sigaltstack(&ss, &old_ss) == 0;
+    stack_t ss = { .ss_sp = L->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
+    lt->alt = sigaltstack(&ss, &lt->old_ss) == 0;
 #if CORO_ASAN
     {
         pthread_attr_t a;
@@ -621,80 +804,130 @@ int coro_run(struct coro_scheduler *s)
 #if CORO_TSAN
     L->ctx.tsan_fiber = __tsan_get_current_fiber();
 #endif
+}
 
-    int rc = 0;
-    for (;;) {
-        drain_remote(L);
-        if (L->retry_head) retry_cancels(L);
-        if (__atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
-        if (L->runq_len) {
-            L->budget = L->runq_len - 1;
-            L->pass_wakes = 0;
-            struct coro_task *t = runq_pop(L);
-            t->state = CORO_T_RUNNING;
-            L->current = t;
-            ctx_switch(&L->ctx, &t->ctx, false);
-            after_switch(L);
-            if (__atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
-        }
-        bool block = L->runq_len == 0;
-        if (block) arm_wake(L);
-        if (block && remote_pending(L)) block = false;
-        if (block && aio_ring_in_flight(L->ring) == 0) {
-            /* nothing can ever wake the remaining tasks */
-            rc = -EDEADLK;
-            break;
-        }
-        struct aio_result r = { 0, 0 };
-        rc = aio_ring_complete(L->ring, block ? AIO_WAIT : AIO_NOWAIT, &r);
-        L->ring_busy = aio_ring_in_flight(L->ring) != 0;
-        if (rc < 0 && rc != -EINTR) break;
-        rc = 0;
-        if (L->space_head && (r.completed || !block)) wake_space_waiters(L);
-    }
-
-    if (alt) sigaltstack(&old_ss, NULL);
+static void loop_leave(struct loop_thread *lt)
+{
+    if (lt->alt) sigaltstack(&lt->old_ss, NULL);
     coro_tl_loop_ = NULL;
-    __atomic_store_n(&L->running, false, __ATOMIC_RELEASE);
+}
+
+static void *worker_main(void *arg)
+{
+    struct coro_loop *L = arg;
+    struct loop_thread lt;
+    loop_enter(L, &lt);
+    (void)loop_run(L, false);
+    /* The ring belongs to this thread (io_uring: SINGLE_ISSUER), so it is
+     * torn down here; callbacks of what it cancels find every task's memory,
+     * since stacks are unmapped only after the workers are joined. */
+    L->destroying = true;
+    aio_ring_destroy(L->ring);
+    L->ring = NULL;
+    loop_leave(&lt);
+    return NULL;
+}
+
+int coro_run(struct coro_scheduler *s)
+{
+    if (!s) return -EINVAL;
+    if (coro_tl_loop_) return -EBUSY;
+    if (__atomic_exchange_n(&s->running, 1, __ATOMIC_ACQ_REL)) return -EBUSY;
+    struct coro_loop *L = &s->loops[0];
+    struct loop_thread lt;
+    loop_enter(L, &lt);
+    for (unsigned i = 1; i < s->nloops; i++) loop_poke(&s->loops[i], NULL); /* may hold spawned tasks */
+    int rc = loop_run(L, true);
+    loop_leave(&lt);
+    __atomic_store_n(&s->running, 0, __ATOMIC_RELEASE);
     return rc;
 }
+
+static void loops_free(struct coro_scheduler *s)
+{
+    for (unsigned i = 0; i < s->nloops; i++) {
+        struct coro_loop *L = &s->loops[i];
+        if (L->ring) {
+            L->destroying = true;
+            aio_ring_destroy(L->ring);
+        }
+        if (L->wake_ready) aio_event_source_destroy(&L->wake_src);
+        pthread_mutex_destroy(&L->remote_lock);
+        free(L->altstack);
+    }
+    free(s->loops);
+    free(s->workers);
+}
+
+/* Stops and joins the first `n` workers. */
+static void workers_stop(struct coro_scheduler *s, unsigned n)
+{
+    __atomic_store_n(&s->stop, 1, __ATOMIC_SEQ_CST);
+    for (unsigned i = 1; i <= n; i++) loop_poke(&s->loops[i], NULL);
+    for (unsigned i = 1; i <= n; i++) pthread_join(s->workers[i - 1], NULL);
+}
+
+#define MAX_LOOPS 1024u
 
 int coro_scheduler_create(struct coro_scheduler **out, const struct coro_options *opts)
 {
     if (!out) return -EINVAL;
     *out = NULL;
     struct coro_options o = opts ? *opts : (struct coro_options){ 0 };
+    unsigned nloops = o.threads ? o.threads : coro_usable_cpus_();
+    if (nloops > MAX_LOOPS) return -EINVAL;
     struct coro_scheduler *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->default_stack = o.stack_size ? o.stack_size : DEFAULT_STACK;
-    struct coro_loop *L = &s->loop;
-    L->sched = s;
-    L->ring_entries = o.ring_entries ? o.ring_entries : DEFAULT_RING;
-    L->altstack = malloc(ALTSTACK_SIZE);
-    if (!L->altstack) { free(s); return -ENOMEM; }
-    /* one entry more than asked for: the loop's own wake-up op (arm_wake) */
-    int rc = aio_ring_create(&L->ring, &(struct aio_ring_options){ .entries = L->ring_entries + 1, .backend = o.backend });
-    if (rc) { free(L->altstack); free(s); return rc; }
+    s->loops = calloc(nloops, sizeof *s->loops);
+    s->workers = nloops > 1 ? calloc(nloops - 1, sizeof *s->workers) : NULL;
+    int rc = -ENOMEM;
+    if (!s->loops || (nloops > 1 && !s->workers)) goto fail;
+    for (unsigned i = 0; i < nloops; i++) {
+        struct coro_loop *L = &s->loops[i];
+        L->sched = s;
+        L->index = i;
+        L->ring_entries = o.ring_entries ? o.ring_entries : DEFAULT_RING;
+        pthread_mutex_init(&L->remote_lock, NULL);
+        s->nloops = i + 1;
+        L->altstack = malloc(ALTSTACK_SIZE);
+        if (!L->altstack) { rc = -ENOMEM; goto fail; }
+        /* one entry more than asked for: the loop's own wake-up op (arm_wake).
+         * Created here, bound to the thread that first drives it (aio.h). */
+        rc = aio_ring_create(&L->ring,
+                             &(struct aio_ring_options){ .entries = L->ring_entries + 1, .backend = o.backend });
+        if (rc) { L->ring = NULL; goto fail; }
+    }
     rc = coro_blocking_pool_init(&s->blocking, o.blocking_threads ? o.blocking_threads : DEFAULT_BLOCKING);
-    if (rc) { aio_ring_destroy(L->ring); free(L->altstack); free(s); return rc; }
-    pthread_mutex_init(&L->remote_lock, NULL);
+    if (rc) goto fail;
     coro_stack_pool_init(&s->stacks, o.max_guarded_stacks);
+    for (unsigned i = 1; i < nloops; i++) {
+        rc = -pthread_create(&s->workers[i - 1], NULL, worker_main, &s->loops[i]);
+        if (rc) {
+            workers_stop(s, i - 1);
+            coro_blocking_pool_fini(&s->blocking);
+            coro_stack_pool_fini(&s->stacks);
+            goto fail;
+        }
+    }
     *out = s;
     return 0;
+fail:
+    if (s->loops) loops_free(s);
+    else free(s->workers);
+    free(s);
+    return rc;
 }
 
 void coro_scheduler_destroy(struct coro_scheduler *s)
 {
     if (!s) return;
-    struct coro_loop *L = &s->loop;
     coro_blocking_pool_fini(&s->blocking);
-    /* Cancels what is still in flight; the callbacks still find every task's
-     * memory, since stacks are unmapped only below. */
-    L->destroying = true;
-    aio_ring_destroy(L->ring);
-    if (L->wake_ready) aio_event_source_destroy(&L->wake_src);
+    /* Workers tear their rings down themselves; loops_free does loops[0]'s.
+     * Rings cancel what is still in flight; the callbacks still find every
+     * task's memory, since stacks are unmapped only below. */
+    if (s->nloops > 1) workers_stop(s, s->nloops - 1);
+    loops_free(s);
     coro_stack_pool_fini(&s->stacks);
-    pthread_mutex_destroy(&L->remote_lock);
-    free(L->altstack);
     free(s);
 }
