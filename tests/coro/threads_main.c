@@ -108,7 +108,7 @@ static void *chan_reader(void *p)
 {
     (void)p;
     long v;
-    while (coro_chan_recv(&ch, &v) == 0) chan_sum += v;
+    while (coro_chan_recv(&ch, &v) == 0) __atomic_fetch_add(&chan_sum, v, __ATOMIC_RELAXED); /* readers may run on different loops */
     return NULL;
 }
 
