@@ -188,6 +188,7 @@ struct coro_scheduler {
     pthread_t *workers;
     int running;                    /* atomic: coro_run is active (workers run tasks) */
     int stop;                       /* atomic: workers exit (destroy) */
+    pthread_barrier_t stopped;      /* workers and destroy: no more pokes, rings may go */
     int hungry;                     /* atomic: loops with `hungry` set */
     unsigned spawn_next;            /* atomic: round-robin spawn target */
     size_t live;                    /* atomic: spawned and not finished */

@@ -818,6 +818,8 @@ static void *worker_main(void *arg)
     struct loop_thread lt;
     loop_enter(L, &lt);
     (void)loop_run(L, false);
+    /* not before destroy has stopped poking this loop's ring */
+    pthread_barrier_wait(&L->sched->stopped);
     /* The ring belongs to this thread (io_uring: SINGLE_ISSUER), so it is
      * torn down here; callbacks of what it cancels find every task's memory,
      * since stacks are unmapped only after the workers are joined. */
@@ -864,6 +866,7 @@ static void workers_stop(struct coro_scheduler *s, unsigned n)
 {
     __atomic_store_n(&s->stop, 1, __ATOMIC_SEQ_CST);
     for (unsigned i = 1; i <= n; i++) loop_poke(&s->loops[i], NULL);
+    pthread_barrier_wait(&s->stopped);
     for (unsigned i = 1; i <= n; i++) pthread_join(s->workers[i - 1], NULL);
 }
 
@@ -901,10 +904,16 @@ int coro_scheduler_create(struct coro_scheduler **out, const struct coro_options
     rc = coro_blocking_pool_init(&s->blocking, o.blocking_threads ? o.blocking_threads : DEFAULT_BLOCKING);
     if (rc) goto fail;
     coro_stack_pool_init(&s->stacks, o.max_guarded_stacks);
+    pthread_barrier_init(&s->stopped, NULL, nloops);
     for (unsigned i = 1; i < nloops; i++) {
         rc = -pthread_create(&s->workers[i - 1], NULL, worker_main, &s->loops[i]);
         if (rc) {
+            /* the barrier counts the workers that exist and this thread (none
+             * waits on it before stop is set) */
+            pthread_barrier_destroy(&s->stopped);
+            pthread_barrier_init(&s->stopped, NULL, i);
             workers_stop(s, i - 1);
+            pthread_barrier_destroy(&s->stopped);
             coro_blocking_pool_fini(&s->blocking);
             coro_stack_pool_fini(&s->stacks);
             goto fail;
@@ -927,6 +936,7 @@ void coro_scheduler_destroy(struct coro_scheduler *s)
      * Rings cancel what is still in flight; the callbacks still find every
      * task's memory, since stacks are unmapped only below. */
     if (s->nloops > 1) workers_stop(s, s->nloops - 1);
+    pthread_barrier_destroy(&s->stopped);
     loops_free(s);
     coro_stack_pool_fini(&s->stacks);
     free(s);
