@@ -162,7 +162,7 @@ static void mutex_across_loops(void)
 enum { VICTIM_KINDS = 4, VICTIMS = 24 };
 static struct coro_chan empty_chan;
 static struct coro_mutex held;
-static struct coro_event held_go;
+static struct coro_event held_go, held_locked;
 static int sp[2];
 
 static void *victim(void *p)
@@ -173,7 +173,11 @@ static void *victim(void *p)
     switch ((intptr_t)p % VICTIM_KINDS) {
     case 0: rc = coro_sleep(30000 * MS); break;
     case 1: { long v; rc = coro_chan_recv(&empty_chan, &v); break; }
-    case 2: rc = coro_mutex_lock(&held); if (rc == 0) coro_mutex_unlock(&held); break;
+    case 2: /* once the holder (maybe on another loop) has the mutex */
+        rc = coro_event_wait(&held_locked);
+        if (rc == 0) rc = coro_mutex_lock(&held);
+        if (rc == 0) coro_mutex_unlock(&held);
+        break;
     default: rc = coro_io_single(AIO_RECV(.socket = sp[0], .buf = &b, .len = 1, .out_read = &n)); break;
     }
     return (void *)(intptr_t)rc;
@@ -183,6 +187,7 @@ static void *holder(void *p)
 {
     (void)p;
     CHECK(coro_mutex_lock(&held) == 0);
+    coro_event_set(&held_locked);
     CHECK(coro_event_wait(&held_go) == 0);
     CHECK(coro_mutex_unlock(&held) == 0);
     return NULL;
@@ -199,6 +204,7 @@ static void *canceller(void *p)
     for (intptr_t i = first; i < VICTIMS; i += 2) {
         void *r = NULL;
         CHECK(coro_task_join(victims[i], &r) == 0);
+        if ((intptr_t)r != -ECANCELED) fprintf(stderr, "victim %d: %d\n", (int)i, (int)(intptr_t)r);
         CHECK((intptr_t)r == -ECANCELED);
     }
     return NULL;
@@ -217,9 +223,11 @@ static void cancel_across_loops(void)
     CHECK(coro_chan_init(&empty_chan, sizeof(long), 1) == 0);
     CHECK(coro_mutex_init(&held) == 0);
     coro_event_init(&held_go);
+    coro_event_init(&held_locked);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
     for (int round = 0; round < 5; round++) {
         coro_event_reset(&held_go);
+        coro_event_reset(&held_locked);
         struct coro_scheduler *s = sched_new(3);
         CHECK(coro_spawn(s, holder, NULL, DETACHED, NULL) == 0);
         for (intptr_t i = 0; i < VICTIMS; i++) CHECK(coro_spawn(s, victim, (void *)i, NULL, &victims[i]) == 0);
