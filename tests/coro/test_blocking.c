@@ -43,7 +43,7 @@ static void *ticker(void *p)
 Test(blocking, runs_on_a_worker_while_tasks_run)
 {
     struct coro_scheduler *s;
-    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .blocking_threads = 4 }), 0);
+    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .threads = 1, .blocking_threads = 4 }) /* "the loop": one */, 0);
     loop_thread = pthread_self();
     ticks = 0;
     struct coro_task *b[4], *t;
@@ -66,7 +66,7 @@ Test(blocking, runs_on_a_worker_while_tasks_run)
 Test(blocking, more_calls_than_workers_queue)
 {
     struct coro_scheduler *s;
-    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .blocking_threads = 2 }), 0);
+    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .threads = 1, .blocking_threads = 2 }), 0);
     loop_thread = pthread_self();
     struct coro_task *b[6];
     for (int i = 0; i < 6; i++) cr_assert_eq(coro_spawn(s, blocker, (void *)(intptr_t)i, NULL, &b[i]), 0);

@@ -194,6 +194,7 @@ static void *holder(void *p)
 }
 
 static struct coro_task *victims[VICTIMS];
+static struct coro_wait_group cancellers_left;
 
 /* Cancels and joins victims from whatever loop it runs on. */
 static void *canceller(void *p)
@@ -207,13 +208,16 @@ static void *canceller(void *p)
         if ((intptr_t)r != -ECANCELED) fprintf(stderr, "victim %d: %d\n", (int)i, (int)(intptr_t)r);
         CHECK((intptr_t)r == -ECANCELED);
     }
+    coro_wait_group_done(&cancellers_left);
     return NULL;
 }
 
+/* Lets the holder go only once every victim has been cancelled and joined,
+ * so no mutex victim can get the mutex first, however slow the machine. */
 static void *release_holder(void *p)
 {
     (void)p;
-    coro_sleep(60 * MS);
+    CHECK(coro_wait_group_wait(&cancellers_left) == 0);
     coro_event_set(&held_go);
     return NULL;
 }
@@ -228,6 +232,8 @@ static void cancel_across_loops(void)
     for (int round = 0; round < 5; round++) {
         coro_event_reset(&held_go);
         coro_event_reset(&held_locked);
+        coro_wait_group_init(&cancellers_left);
+        coro_wait_group_add(&cancellers_left, 2);
         struct coro_scheduler *s = sched_new(3);
         CHECK(coro_spawn(s, holder, NULL, DETACHED, NULL) == 0);
         for (intptr_t i = 0; i < VICTIMS; i++) CHECK(coro_spawn(s, victim, (void *)i, NULL, &victims[i]) == 0);
