@@ -279,8 +279,13 @@ void coro_task_unref_(struct coro_task *t)
 static void loop_poke(struct coro_loop *L, struct coro_loop *from)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST); /* what was posted, before the look */
-    if (__atomic_load_n(&L->sleeping, __ATOMIC_SEQ_CST))
-        (void)aio_ring_wake(L->ring, from ? from->ring : NULL);
+    if (!__atomic_load_n(&L->sleeping, __ATOMIC_SEQ_CST)) return;
+    /* A MSG_RING rides in from's next submission, which comes at the end of
+     * this pass only if from's ring has ops in flight: a loop with nothing
+     * in flight may run task after task without entering the kernel (or
+     * leave coro_run), and the wake-up would wait with it. */
+    bool carried = from && aio_ring_in_flight(from->ring) != 0;
+    (void)aio_ring_wake(L->ring, carried ? from->ring : NULL);
 }
 
 static void remote_enqueue(struct coro_loop *L, struct coro_task *t)

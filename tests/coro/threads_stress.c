@@ -268,14 +268,19 @@ static void *yielder(void *p)
     struct coro_task *me = coro_current();
     pthread_t first = thread_now();
     bool moved = false;
-    for (int i = 0; i < 3000; i++) {
+    /* 3000 rounds, and more until some task has moved (a loaded machine may
+     * keep the other loop's thread off the CPU for a while), up to 10 s */
+    uint64_t deadline = now_ns() + 10000 * MS;
+    for (int i = 0; i < 3000 || (!__atomic_load_n(&migrated, __ATOMIC_RELAXED) && now_ns() < deadline); i++) {
         coro_yield();
         CHECK(coro_current() == me);
-        if (!pthread_equal(thread_now(), first)) moved = true;
+        if (!moved && !pthread_equal(thread_now(), first)) {
+            moved = true;
+            __atomic_fetch_add(&migrated, 1, __ATOMIC_RELAXED);
+        }
         if (i % 500 == 0) CHECK(coro_sleep(100000) == 0);
         CHECK(coro_current() == me);
     }
-    if (moved) __atomic_fetch_add(&migrated, 1, __ATOMIC_RELAXED);
     return me;
 }
 
@@ -394,16 +399,18 @@ static void alarm_handler(int sig)
     _exit(2);
 }
 
+#define STEP(f) (printf("%s\n", #f), fflush(stdout), f())
+
 int main(void)
 {
     signal(SIGALRM, alarm_handler);
     alarm(100);
-    chan_across_loops();
-    mutex_across_loops();
-    cancel_across_loops();
-    tasks_move_to_idle_loops();
-    spawn_tree_across_loops();
-    idle_costs_no_cpu();
+    STEP(chan_across_loops);
+    STEP(mutex_across_loops);
+    STEP(cancel_across_loops);
+    STEP(tasks_move_to_idle_loops);
+    STEP(spawn_tree_across_loops);
+    STEP(idle_costs_no_cpu);
     if (failures) fprintf(stderr, "coro_threads_stress: %d check(s) failed\n", failures);
     else printf("coro_threads_stress: all checks passed\n");
     return failures != 0;

@@ -24,7 +24,7 @@ static void *nop_task(void *p)
 static double run_ours(void)
 {
     struct coro_scheduler *s;
-    if (coro_scheduler_create(&s, &(struct coro_options){ .backend = AIO_BACKEND_IO_URING })) abort();
+    if (coro_scheduler_create(&s, &(struct coro_options){ .threads = 1, .backend = AIO_BACKEND_IO_URING })) abort();
     coro_spawn(s, nop_task, NULL, &(struct coro_spawn_options){ .detached = true }, NULL);
     uint64_t t0 = bench_now_ns();
     if (coro_run(s)) abort();

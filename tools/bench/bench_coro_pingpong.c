@@ -63,7 +63,7 @@ static double run_ours(void)
     int c[2];
     tcp_pair(c);
     struct coro_scheduler *s;
-    if (coro_scheduler_create(&s, &(struct coro_options){ .backend = AIO_BACKEND_IO_URING })) abort();
+    if (coro_scheduler_create(&s, &(struct coro_options){ .threads = 1, .backend = AIO_BACKEND_IO_URING })) abort();
     coro_spawn(s, server, &c[1], &(struct coro_spawn_options){ .detached = true }, NULL);
     coro_spawn(s, client, &c[0], &(struct coro_spawn_options){ .detached = true }, NULL);
     uint64_t t0 = bench_now_ns();

@@ -32,7 +32,7 @@ struct ours { double spawn_per_s, switch_ns, rss_kib_per_task; };
 static struct ours run_ours(size_t stack)
 {
     struct coro_scheduler *s;
-    if (coro_scheduler_create(&s, &(struct coro_options){ .stack_size = stack })) abort();
+    if (coro_scheduler_create(&s, &(struct coro_options){ .threads = 1, .stack_size = stack })) abort();
     long rss0 = bench_rss_kib();
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < TASKS; i++)

@@ -20,7 +20,7 @@ static void *bouncer(void *p)
 static double run_ours(void)
 {
     struct coro_scheduler *s;
-    if (coro_scheduler_create(&s, NULL)) abort();
+    if (coro_scheduler_create(&s, &(struct coro_options){ .threads = 1 })) abort();
     coro_spawn(s, bouncer, (void *)(intptr_t)(SWITCHES / 2), &(struct coro_spawn_options){ .detached = true }, NULL);
     coro_spawn(s, bouncer, (void *)(intptr_t)(SWITCHES / 2), &(struct coro_spawn_options){ .detached = true }, NULL);
     uint64_t t0 = bench_now_ns();
