@@ -60,9 +60,17 @@ typedef void *(*coro_fn)(void *arg);
 
 /* Scheduler settings; fields left 0 take the default. */
 struct coro_options {
-    unsigned threads;           /* scheduler threads; 0 = one per core. This
-                                   version runs one loop on the thread that
-                                   calls coro_run whatever the value. */
+    unsigned threads;           /* scheduler loops, each on its own thread with
+                                   its own ring; 0 = one per CPU the process may
+                                   use (affinity, cgroup CPU quota rounded up).
+                                   Loop 0 runs on the coro_run caller, the others
+                                   on threads that live until destroy and sleep
+                                   in the kernel when idle. Spawns are spread
+                                   round-robin; idle loops take runnable tasks
+                                   from busy ones, so a task may resume on
+                                   another thread after any suspension (keep
+                                   no thread-local state across one). Order
+                                   between tasks holds only with threads = 1. */
     uint32_t ring_entries;      /* ops in flight at once on a loop's ring (4096) */
     size_t stack_size;          /* default usable stack per task (64 KiB) */
     unsigned blocking_threads;  /* most worker threads for coro_blocking (4) */
@@ -81,11 +89,12 @@ struct coro_spawn_options {
     bool detached;              /* no handle: the task frees itself when it ends */
 };
 
-/* Creates a scheduler. opts may be NULL. The ring is created here and belongs
- * to the thread that calls coro_run. */
+/* Creates a scheduler. opts may be NULL. The rings are created here; loop 0's
+ * belongs to the thread that calls coro_run, each other loop's to the worker
+ * thread started here for it (workers run tasks only while coro_run runs). */
 CORO_API int coro_scheduler_create(struct coro_scheduler **sched, const struct coro_options *opts);
-/* Frees the scheduler and every task handle. Call it when coro_run has
- * returned; tasks that never finished are discarded without running further
+/* Stops and joins the worker threads, then frees the scheduler and every task
+ * handle. Call it when coro_run has returned; tasks that never finished are discarded without running further
  * (their ops are cancelled, their stacks unmapped), so the objects such tasks
  * wait on with a timeout must still exist here. */
 CORO_API void coro_scheduler_destroy(struct coro_scheduler *sched);
@@ -97,8 +106,8 @@ CORO_API void coro_scheduler_destroy(struct coro_scheduler *sched);
  * can be mapped. */
 CORO_API int coro_spawn(struct coro_scheduler *sched, coro_fn fn, void *arg,
                         const struct coro_spawn_options *opts, struct coro_task **task);
-/* Runs the scheduler on the calling thread until every task has finished.
- * Returns 0, -EBUSY when called from a task or while the scheduler already
+/* Runs the scheduler (loop 0 on the calling thread, the others on their
+ * workers) until every task on every loop has finished. Returns 0, -EBUSY when called from a task or while the scheduler already
  * runs, or the ring's error if it fails. */
 CORO_API int coro_run(struct coro_scheduler *sched);
 

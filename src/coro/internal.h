@@ -197,7 +197,12 @@ struct coro_scheduler {
     struct coro_blocking_pool blocking;
 };
 
-/* The loop run by this thread (set inside coro_run), the one thread-local. */
+/* The loop run by this thread (set inside coro_run), the one thread-local.
+ * A task may resume on another thread, so this is read afresh after every
+ * switch; on x86_64 each access is an %fs-relative load, which no compiler
+ * caches across the (opaque) switch. A port where the thread pointer is a
+ * register the compiler may keep (aarch64's tpidr_el0 read) needs the read
+ * behind a noinline function. */
 extern __thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec")));
 
 static inline struct coro_task *coro_self_(void)
