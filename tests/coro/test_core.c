@@ -222,6 +222,10 @@ Test(core, bad_input)
 {
     struct coro_scheduler *s = new_sched();
     struct coro_task *t = (struct coro_task *)1;
+    struct coro_scheduler *too_many = NULL;
+    cr_assert_eq(coro_scheduler_create(&too_many, &(struct coro_options){ .threads = 100000 }), -EINVAL,
+                 "more loops than the scheduler supports");
+    cr_assert_null(too_many);
     cr_assert_eq(coro_scheduler_create(NULL, NULL), -EINVAL);
     cr_assert_eq(coro_spawn(NULL, noop, NULL, NULL, &t), -EINVAL);
     cr_assert_null(t);

@@ -6,6 +6,7 @@
 #include <coro/coro.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +335,44 @@ static void spawn_tree_across_loops(void)
     coro_scheduler_destroy(tree_sched);
 }
 
+/* ---- threads = 0 counts the CPUs the process may use ---------------------------- */
+
+static void *note_and_yield(void *p)
+{
+    (void)p;
+    for (int i = 0; i < 20; i++) {
+        note_thread();
+        coro_yield();
+    }
+    return NULL;
+}
+
+static int threads_seen_with_default(void)
+{
+    seen_reset();
+    struct coro_scheduler *s = sched_new(0);
+    for (int i = 0; i < 16; i++) CHECK(coro_spawn(s, note_and_yield, NULL, DETACHED, NULL) == 0);
+    CHECK(coro_run(s) == 0);
+    coro_scheduler_destroy(s);
+    return nseen;
+}
+
+static void default_threads_follow_affinity(void)
+{
+    cpu_set_t all, one;
+    CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
+    int ncpu = CPU_COUNT(&all);
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0);
+    CHECK(threads_seen_with_default() == 1); /* one CPU allowed: one loop */
+    CHECK(sched_setaffinity(0, sizeof all, &all) == 0);
+    int n = threads_seen_with_default();
+    CHECK(n >= 1 && n <= ncpu && n <= 8); /* fewer when a cgroup quota caps it */
+}
+
 /* ---- an idle scheduler sleeps in the kernel ------------------------------------ */
 
 static double cpu_seconds(void)
@@ -410,6 +449,7 @@ int main(void)
     STEP(cancel_across_loops);
     STEP(tasks_move_to_idle_loops);
     STEP(spawn_tree_across_loops);
+    STEP(default_threads_follow_affinity);
     STEP(idle_costs_no_cpu);
     if (failures) fprintf(stderr, "coro_threads_stress: %d check(s) failed\n", failures);
     else printf("coro_threads_stress: all checks passed\n");
