@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -109,8 +110,9 @@ static void op_done(struct aio_emul *em, uint32_t s, int res)
 {
     struct aio_slot *sl = slot_of(em, s);
     uint32_t next = sl->chain_next;
-    bool broken = sl->op.common.link == AIO_LINK_SOFT && aio_result_breaks_chain(&sl->op, res);
     push_done(em, s, res);
+    if (next == AIO_NO_SLOT) return; /* the common case: nothing follows */
+    bool broken = sl->op.common.link == AIO_LINK_SOFT && aio_result_breaks_chain(&sl->op, res);
     if (next != AIO_NO_SLOT && slot_of(em, next)->op.kind == AIO_KIND_LINK_TIMEOUT) {
         uint32_t t = next;
         struct aio_emul_slot *te = &em->es[t];
@@ -162,11 +164,11 @@ static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
 {
     struct aio_emul_slot *e = &em->es[s];
     if (fd < 0) { op_done(em, s, -EBADF); return; }
-    int rc = fd_reserve(em, fd);
+    int rc = fd < em->fd_cap ? 0 : fd_reserve(em, fd);
     if (rc) { op_done(em, s, rc); return; }
     struct aio_emul_fd *f = &em->fds[fd];
     bool alone = f->head == AIO_NO_SLOT;
-    short want = (short)(fd_wanted(em, fd) | events);
+    short want = alone ? events : (short)(fd_wanted(em, fd) | events);
     if (alone && !(want & ~f->watched) && em->poller->forgets_closed_fds && f->checked_epoch != em->epoch) {
         /* Kept from an earlier wait, but the fd may have been closed and its
          * number reused since: confirmed before the loop sleeps, not now, so
@@ -341,6 +343,29 @@ static int move_all(struct aio_emul *em, uint32_t s, const struct aio_op *op)
     return (int)e->moved;
 }
 
+/*
+ * RECV and SEND share their layout up to `flags`, so the hot path reads them
+ * through one member and does not switch on the kind again.
+ */
+_Static_assert(offsetof(struct aio_op, recv.socket) == offsetof(struct aio_op, send.socket) &&
+                   offsetof(struct aio_op, recv.buf) == offsetof(struct aio_op, send.buf) &&
+                   offsetof(struct aio_op, recv.len) == offsetof(struct aio_op, send.len) &&
+                   offsetof(struct aio_op, recv.flags) == offsetof(struct aio_op, send.flags),
+               "aio_recv and aio_send differ in layout");
+
+/* One try of a RECV or SEND without MSG_WAITALL: the syscall of
+ * aio_sysop_run(), made directly. Its result, or EM_WAIT. */
+static inline int sock_try(const struct aio_op *op)
+{
+    const struct aio_recv *o = &op->recv;
+    ssize_t r = op->kind == AIO_KIND_RECV
+                    ? recv(o->socket, o->buf, clamp(o->len), o->flags | MSG_DONTWAIT)
+                    : send(o->socket, o->buf, clamp(o->len), o->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r >= 0) return (int)r;
+    if (errno == EAGAIN && !(o->flags & MSG_DONTWAIT)) return EM_WAIT;
+    return -errno;
+}
+
 /* One try of an op driven on the loop thread: its result, or EM_WAIT with
  * what to wait for in *fd / *events. */
 static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
@@ -351,8 +376,7 @@ static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
     case AIO_KIND_RECV:
         *fd = op->recv.socket; *events = POLLIN; dontwait = op->recv.flags & MSG_DONTWAIT;
         if (op->recv.flags & MSG_WAITALL) return move_all(em, s, op);
-        r = aio_sysop_run(op);
-        break;
+        return sock_try(op);
     case AIO_KIND_RECVMSG:
         *fd = op->recvmsg.socket; *events = POLLIN; dontwait = op->recvmsg.flags & MSG_DONTWAIT;
         r = aio_sysop_run(op);
@@ -360,8 +384,7 @@ static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
     case AIO_KIND_SEND:
         *fd = op->send.socket; *events = POLLOUT; dontwait = op->send.flags & MSG_DONTWAIT;
         if (op->send.flags & MSG_WAITALL) return move_all(em, s, op);
-        r = aio_sysop_run(op);
-        break;
+        return sock_try(op);
     case AIO_KIND_SENDMSG:
         *fd = op->sendmsg.socket; *events = POLLOUT; dontwait = op->sendmsg.flags & MSG_DONTWAIT;
         r = aio_sysop_run(op);
@@ -463,6 +486,24 @@ static void try_or_wait(struct aio_emul *em, uint32_t s)
     if (fd >= 0 && fd < em->fd_cap) em->fds[fd].predict_wait |= events;
 }
 
+/* try_or_wait() for a RECV or SEND without MSG_WAITALL, the request/response
+ * hot path: no switch on the kind, one syscall or one wait. */
+static void sock_first(struct aio_emul *em, uint32_t s, const struct aio_op *op)
+{
+    const int fd = op->recv.socket, flags = op->recv.flags;
+    const short events = op->kind == AIO_KIND_RECV ? POLLIN : POLLOUT;
+    struct aio_emul_fd *f = fd >= 0 && fd < em->fd_cap ? &em->fds[fd] : NULL;
+    if (f && !(flags & MSG_DONTWAIT) && (f->predict_wait & f->watched & events)) {
+        fd_wait(em, s, fd, events); /* see predicted_wait() */
+        if (em->es[s].where == EM_FD) em->es[s].skipped_try = 1;
+        return;
+    }
+    int r = sock_try(op);
+    if (r != EM_WAIT) { op_done(em, s, r); return; }
+    fd_wait(em, s, fd, events); /* may grow em->fds */
+    if (fd >= 0 && fd < em->fd_cap) em->fds[fd].predict_wait |= events;
+}
+
 static int cancel_by_id(struct aio_emul *em, aio_id id, uint32_t self);
 static void cancel_fd(struct aio_emul *em, int fd, uint32_t self);
 
@@ -517,6 +558,11 @@ static void run_first(struct aio_emul *em, uint32_t s)
     }
     case AIO_KIND_POLL:
         fd_wait(em, s, op->poll.fd, (short)op->poll.events);
+        return;
+    case AIO_KIND_RECV:
+    case AIO_KIND_SEND:
+        if (op->recv.flags & MSG_WAITALL) try_or_wait(em, s);
+        else sock_first(em, s, op);
         return;
     case AIO_KIND_CHILD_EXIT: {
 #ifdef SYS_pidfd_open
