@@ -100,20 +100,14 @@ static void continue_chain(struct aio_emul *em, uint32_t next, bool broken)
     else start(em, next);
 }
 
-/*
- * Op `s` (not a LINK_TIMEOUT) finished with `res`, having been taken out of
- * whatever it waited in. Reports it and, if a LINK_TIMEOUT bounds it, the
- * timeout with it (as the io_uring backend pairs their CQEs), then starts or
- * cancels the rest of the chain.
- */
-static void op_done(struct aio_emul *em, uint32_t s, int res)
+/* The part of op_done() for an op with a successor: reports a LINK_TIMEOUT
+ * bounding it together with it (as the io_uring backend pairs their CQEs),
+ * then starts or cancels the rest of the chain. */
+static __attribute__((noinline)) void chain_after(struct aio_emul *em, uint32_t s, int res, uint32_t next)
 {
-    struct aio_slot *sl = slot_of(em, s);
-    uint32_t next = sl->chain_next;
-    push_done(em, s, res);
-    if (next == AIO_NO_SLOT) return; /* the common case: nothing follows */
+    const struct aio_slot *sl = slot_of(em, s);
     bool broken = sl->op.common.link == AIO_LINK_SOFT && aio_result_breaks_chain(&sl->op, res);
-    if (next != AIO_NO_SLOT && slot_of(em, next)->op.kind == AIO_KIND_LINK_TIMEOUT) {
+    if (slot_of(em, next)->op.kind == AIO_KIND_LINK_TIMEOUT) {
         uint32_t t = next;
         struct aio_emul_slot *te = &em->es[t];
         if (te->where == EM_TIMER) aio_timer_remove(em, t);
@@ -123,6 +117,19 @@ static void op_done(struct aio_emul *em, uint32_t s, int res)
         next = slot_of(em, t)->chain_next;
     }
     continue_chain(em, next, broken);
+}
+
+/*
+ * Op `s` (not a LINK_TIMEOUT) finished with `res`, having been taken out of
+ * whatever it waited in: it joins the done queue, and what follows it in its
+ * chain is dealt with out of line (inline because it runs once per op and an
+ * op with nothing after it is the common case).
+ */
+static inline void op_done(struct aio_emul *em, uint32_t s, int res)
+{
+    uint32_t next = slot_of(em, s)->chain_next;
+    push_done(em, s, res);
+    if (next != AIO_NO_SLOT) chain_after(em, s, res, next);
 }
 
 /* ---- waiting on descriptors --------------------------------------------- */
@@ -585,25 +592,34 @@ static void run_first(struct aio_emul *em, uint32_t s)
     }
 }
 
-/* Starts op `s` (its predecessor completed, or it heads its chain): it joins
- * the run queue; a LINK_TIMEOUT bounding it starts its clock now. */
-static void start(struct aio_emul *em, uint32_t s)
+/* A LINK_TIMEOUT `t` bounding an op that starts now: its clock starts. */
+static __attribute__((noinline)) void arm_link_timeout(struct aio_emul *em, uint32_t t)
 {
-    struct aio_slot *sl = slot_of(em, s);
+    struct aio_emul_slot *te = &em->es[t];
+    te->lt_cancelled = 0;
+    te->deadline = aio_emul_now() + slot_of(em, t)->op.link_timeout.ns;
+    te->where = EM_TIMER;
+    aio_timer_add(em, t);
+}
+
+/* What starting op `s` sets up, before it joins the run queue. */
+static inline void start_setup(struct aio_emul *em, uint32_t s)
+{
     struct aio_emul_slot *e = &em->es[s];
     e->step = 0;
     e->moved = 0;
     e->aux = -1;
     e->where = EM_RUNQ;
+    uint32_t t = slot_of(em, s)->chain_next;
+    if (t != AIO_NO_SLOT && slot_of(em, t)->op.kind == AIO_KIND_LINK_TIMEOUT) arm_link_timeout(em, t);
+}
+
+/* Starts op `s` (its predecessor completed, or it heads its chain): it joins
+ * the run queue; a LINK_TIMEOUT bounding it starts its clock now. */
+static void start(struct aio_emul *em, uint32_t s)
+{
+    start_setup(em, s);
     fifo_push(em, &em->runq_head, &em->runq_tail, s);
-    uint32_t t = sl->chain_next;
-    if (t != AIO_NO_SLOT && slot_of(em, t)->op.kind == AIO_KIND_LINK_TIMEOUT) {
-        struct aio_emul_slot *te = &em->es[t];
-        te->lt_cancelled = 0;
-        te->deadline = aio_emul_now() + slot_of(em, t)->op.link_timeout.ns;
-        te->where = EM_TIMER;
-        aio_timer_add(em, t);
-    }
 }
 
 /* ---- stopping ops ------------------------------------------------------- */
@@ -709,9 +725,12 @@ static void on_ready(struct aio_emul *em, int fd, short revents)
             op_done(em, s, (revents & POLLNVAL) ? -EBADF : (revents & (e->events | POLLERR | POLLHUP)));
             continue;
         }
+        const struct aio_op *op = &slot_of(em, s)->op;
         int wfd = fd;
         short wev = e->events;
-        int r = attempt(em, s, &wfd, &wev);
+        int r = (op->kind == AIO_KIND_RECV || op->kind == AIO_KIND_SEND) && !(op->recv.flags & MSG_WAITALL)
+                    ? sock_try(op)
+                    : attempt(em, s, &wfd, &wev);
         if (r == EM_WAIT) {
             if (wfd == fd && wev == e->events) continue;
             fd_unwait(em, s);           /* a splice now waits on its other end */
@@ -774,9 +793,16 @@ static void run_pending(struct aio_emul *em)
     for (;;) {
         if (em->incoming_head != AIO_NO_SLOT) {
             uint32_t s;
-            while ((s = fifo_pop(em, &em->incoming_head, &em->incoming_tail)) != AIO_NO_SLOT) {
-                if (em->destroying) cancel_rest(em, s);
-                else start(em, s);
+            if (em->destroying) {
+                while ((s = fifo_pop(em, &em->incoming_head, &em->incoming_tail)) != AIO_NO_SLOT) cancel_rest(em, s);
+            } else {
+                /* every head starts, then the whole list joins the run queue
+                 * behind what is there, in one splice */
+                for (s = em->incoming_head; s != AIO_NO_SLOT; s = em->es[s].next) start_setup(em, s);
+                if (em->runq_tail == AIO_NO_SLOT) em->runq_head = em->incoming_head;
+                else em->es[em->runq_tail].next = em->incoming_head;
+                em->runq_tail = em->incoming_tail;
+                em->incoming_head = em->incoming_tail = AIO_NO_SLOT;
             }
         }
         uint32_t s;
@@ -787,14 +813,19 @@ static void run_pending(struct aio_emul *em)
     }
 }
 
-static void deliver(struct aio_emul *em)
+static void deliver_all(struct aio_emul *em)
 {
     uint32_t s;
-    if (em->done_head != AIO_NO_SLOT) em->epoch++; /* callbacks may close fds */
+    em->epoch++; /* callbacks may close fds */
     while ((s = fifo_pop(em, &em->done_head, &em->done_tail)) != AIO_NO_SLOT) {
         em->es[s].where = EM_IDLE;
         aio_ring_deliver(em->ring, s, em->es[s].result);
     }
+}
+
+static inline void deliver(struct aio_emul *em)
+{
+    if (em->done_head != AIO_NO_SLOT) deliver_all(em);
 }
 
 /* How long the poller may sleep: not past the first timer nor past `left`
