@@ -715,10 +715,11 @@ static void on_ready(struct aio_emul *em, int fd, short revents)
     if (fd < 0) return;
     if (fd >= em->fd_cap) { (void)em->poller->watch(em, fd, revents, 0); return; }
     struct aio_emul_fd *f = &em->fds[fd];
-    const short want_before = fd_wanted(em, fd);
+    short want_before = 0; /* what the waiters wanted, gathered on the way */
     for (uint32_t s = f->head, next; s != AIO_NO_SLOT; s = next) {
         next = em->es[s].fd_next;
         struct aio_emul_slot *e = &em->es[s];
+        want_before |= e->events;
         if (!(revents & (e->events | EM_ALWAYS))) continue;
         if (slot_of(em, s)->op.kind == AIO_KIND_POLL) {
             fd_unwait(em, s);
@@ -851,10 +852,12 @@ static const struct timespec *wait_time(struct aio_emul *em, bool block, uint64_
 void aio_emul_submit(struct aio_ring *ring, const uint32_t *idx, size_t n)
 {
     struct aio_emul *em = aio_emul_of(ring);
+    /* A freed slot is EM_IDLE already (deliver_all); without links every op
+     * heads its own chain. */
+    const bool linked = ring->batch_linked;
     for (size_t i = 0; i < n; i++) {
         uint32_t s = idx[i];
-        em->es[s].where = EM_IDLE;
-        if (ring->slots[s].chain_prev == AIO_NO_SLOT) fifo_push(em, &em->incoming_head, &em->incoming_tail, s);
+        if (!linked || ring->slots[s].chain_prev == AIO_NO_SLOT) fifo_push(em, &em->incoming_head, &em->incoming_tail, s);
     }
 }
 
