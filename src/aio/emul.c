@@ -176,15 +176,18 @@ static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
     struct aio_emul_fd *f = &em->fds[fd];
     bool alone = f->head == AIO_NO_SLOT;
     short want = alone ? events : (short)(fd_wanted(em, fd) | events);
-    if (alone && !(want & ~f->watched) && em->poller->forgets_closed_fds && f->checked_epoch != em->epoch) {
+    const bool kept = alone && !(want & ~f->watched) && em->poller->forgets_closed_fds && f->checked_epoch != em->epoch;
+    if (kept && (f->unchecked || em->n_unchecked < em->ring->entries)) {
         /* Kept from an earlier wait, but the fd may have been closed and its
          * number reused since: confirmed before the loop sleeps, not now, so
-         * a busy socket costs no registration call per wait. */
+         * a busy socket costs no registration call per wait. The list holds
+         * one place per slot; when a loop that never finds nothing to do has
+         * filled it, the registration is confirmed now instead. */
         if (!f->unchecked) {
             f->unchecked = true;
             em->unchecked[em->n_unchecked++] = fd;
         }
-    } else if (want & ~f->watched) {
+    } else if (kept || (want & ~f->watched)) {
         rc = em->poller->watch(em, fd, f->watched, want);
         if (rc < 0) {
             if (rc == -EPERM && slot_of(em, s)->op.kind == AIO_KIND_POLL) {
