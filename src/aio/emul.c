@@ -874,19 +874,24 @@ int aio_emul_reap(struct aio_ring *ring, uint64_t timeout_ns)
     em->reap_seq++;
     for (;;) {
         run_pending(em);
-        deliver(em);
         if (atomic_load_explicit(&ring->wake_pending, memory_order_acquire)) {
             woken = true;
             aio_ring_woken(ring);
         }
-        bool block = wait && ring->tally.completed == 0 && !woken && em->incoming_head == AIO_NO_SLOT;
+        /* Results of this pass wait in the done queue while the poller takes
+         * its one look, so a pass delivers everything in one go. */
+        bool block = wait && ring->tally.completed == 0 && em->done_head == AIO_NO_SLOT && !woken &&
+                     em->incoming_head == AIO_NO_SLOT;
         uint64_t left = AIO_NO_TIMEOUT;
         if (block && timed) {
             uint64_t now = aio_emul_now();
             if (now >= deadline) block = false;
             else left = deadline - now;
         }
-        if (!block && (polled || (em->waiting_fd == 0 && em->in_worker == 0))) return 0;
+        if (!block && (polled || (em->waiting_fd == 0 && em->in_worker == 0))) {
+            deliver(em); /* work its callbacks queue starts with the next call */
+            return 0;
+        }
         /* With registrations still to confirm, look without sleeping first:
          * when something is ready (the common case under load) no
          * confirmation is needed at all. */
