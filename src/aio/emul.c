@@ -105,8 +105,10 @@ static void continue_chain(struct aio_emul *em, uint32_t next, bool broken)
  * then starts or cancels the rest of the chain. */
 static __attribute__((noinline)) void chain_after(struct aio_emul *em, uint32_t s, int res, uint32_t next)
 {
-    const struct aio_slot *sl = slot_of(em, s);
-    bool broken = sl->op.common.link == AIO_LINK_SOFT && aio_result_breaks_chain(&sl->op, res);
+    const struct aio_op *op = &slot_of(em, s)->op;
+    /* a RECV/SEND without MSG_WAITALL breaks its chain only by failing */
+    const bool plain = (op->kind == AIO_KIND_RECV || op->kind == AIO_KIND_SEND) && !(op->recv.flags & MSG_WAITALL);
+    const bool broken = op->common.link == AIO_LINK_SOFT && (plain ? res < 0 : aio_result_breaks_chain(op, res));
     if (slot_of(em, next)->op.kind == AIO_KIND_LINK_TIMEOUT) {
         uint32_t t = next;
         struct aio_emul_slot *te = &em->es[t];
