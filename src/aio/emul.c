@@ -93,7 +93,7 @@ static void cancel_rest(struct aio_emul *em, uint32_t s)
     for (; s != AIO_NO_SLOT; s = slot_of(em, s)->chain_next) push_done(em, s, -ECANCELED);
 }
 
-static void continue_chain(struct aio_emul *em, uint32_t next, bool broken)
+static inline void continue_chain(struct aio_emul *em, uint32_t next, bool broken)
 {
     if (next == AIO_NO_SLOT) return;
     if (broken || em->destroying) cancel_rest(em, next);
@@ -168,10 +168,27 @@ static void fd_unwait(struct aio_emul *em, uint32_t s)
     em->waiting_fd--;
 }
 
-/* Makes `s` wait for `events` on `fd`; on failure the op completes. */
-static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
+/* Puts `s` at the end of the waiters on `fd`. */
+static inline void fd_link(struct aio_emul *em, uint32_t s, int fd, short events)
 {
     struct aio_emul_slot *e = &em->es[s];
+    struct aio_emul_fd *f = &em->fds[fd];
+    e->fd = fd;
+    e->events = events;
+    e->fd_next = AIO_NO_SLOT;
+    e->fd_prev = f->tail;
+    if (f->tail == AIO_NO_SLOT) f->head = s;
+    else em->es[f->tail].fd_next = s;
+    f->tail = s;
+    e->where = EM_FD;
+    e->skipped_try = 0;
+    e->armed_reap = em->reap_seq;
+    em->waiting_fd++;
+}
+
+/* fd_wait() when the registration may need a call: see there. */
+static __attribute__((noinline)) void fd_wait_register(struct aio_emul *em, uint32_t s, int fd, short events)
+{
     if (fd < 0) { op_done(em, s, -EBADF); return; }
     int rc = fd < em->fd_cap ? 0 : fd_reserve(em, fd);
     if (rc) { op_done(em, s, rc); return; }
@@ -204,17 +221,23 @@ static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
         f->watched = want;
         f->checked_epoch = em->epoch;
     }
-    e->fd = fd;
-    e->events = events;
-    e->fd_next = AIO_NO_SLOT;
-    e->fd_prev = f->tail;
-    if (f->tail == AIO_NO_SLOT) f->head = s;
-    else em->es[f->tail].fd_next = s;
-    f->tail = s;
-    e->where = EM_FD;
-    e->skipped_try = 0;
-    e->armed_reap = em->reap_seq;
-    em->waiting_fd++;
+    fd_link(em, s, fd, events);
+}
+
+/* Makes `s` wait for `events` on `fd`; on failure the op completes. Inline
+ * for the busy case: the only waiter, on a registration that covers it and
+ * was confirmed in this epoch or is already listed for confirmation, needs
+ * no poller call and no list walk. */
+static inline void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
+{
+    if (fd >= 0 && fd < em->fd_cap) {
+        const struct aio_emul_fd *f = &em->fds[fd];
+        if (f->head == AIO_NO_SLOT && !(events & ~f->watched) && (f->checked_epoch == em->epoch || f->unchecked)) {
+            fd_link(em, s, fd, events);
+            return;
+        }
+    }
+    fd_wait_register(em, s, fd, events);
 }
 
 /* Confirms the registrations kept from earlier waits (see fd_wait); an fd that
