@@ -156,7 +156,7 @@ static short fd_wanted(struct aio_emul *em, int fd)
     return want;
 }
 
-static void fd_unwait(struct aio_emul *em, uint32_t s)
+static inline void fd_unwait(struct aio_emul *em, uint32_t s)
 {
     struct aio_emul_slot *e = &em->es[s];
     struct aio_emul_fd *f = &em->fds[e->fd];
