@@ -927,7 +927,10 @@ int aio_emul_reap(struct aio_ring *ring, uint64_t timeout_ns)
         polled = true;
         if (n == 0 && em->n_unchecked) check_registrations(em);
         if (n < 0) {
-            if (n != -EINTR) return n;
+            if (n != -EINTR) {
+                deliver(em); /* what this pass completed still goes out */
+                return n;
+            }
             run_pending(em);
             deliver(em);
             if (block && ring->tally.completed == 0) return -EINTR;
