@@ -135,15 +135,17 @@ int aio_check_batch(const struct aio_op *ops, size_t n);
 /* Writes the value target (out_read, out_fd, ...) of kinds that have one. */
 void aio_write_value(const struct aio_op *op, int res);
 
-/* Kinds without a value target: delivering them skips aio_write_value. */
-static inline bool aio_kind_has_value(enum aio_kind k)
-{
-    return !(k == AIO_KIND_NOP || k == AIO_KIND_FSYNC || k == AIO_KIND_CLOSE || k == AIO_KIND_RENAMEAT ||
-             k == AIO_KIND_UNLINKAT || k == AIO_KIND_MKDIRAT || k == AIO_KIND_SYMLINKAT ||
-             k == AIO_KIND_BIND || k == AIO_KIND_LISTEN || k == AIO_KIND_CONNECT ||
-             k == AIO_KIND_SHUTDOWN || k == AIO_KIND_TIMEOUT || k == AIO_KIND_LINK_TIMEOUT ||
-             k == AIO_KIND_CANCEL || k == AIO_KIND_EVENT_NOTIFY || k == AIO_KIND_EVENT_WAIT);
-}
+/* Kinds with a value target (out_read, out_fd, ...): delivering others skips
+ * aio_write_value. One mask test: this runs once per op. */
+#define AIO_KIND_BIT(k) (1ull << (k))
+#define AIO_VALUE_KINDS                                                                              \
+    (AIO_KIND_BIT(AIO_KIND_READ) | AIO_KIND_BIT(AIO_KIND_WRITE) | AIO_KIND_BIT(AIO_KIND_READV) |      \
+     AIO_KIND_BIT(AIO_KIND_WRITEV) | AIO_KIND_BIT(AIO_KIND_POLL) | AIO_KIND_BIT(AIO_KIND_OPENAT) |    \
+     AIO_KIND_BIT(AIO_KIND_SOCKET) | AIO_KIND_BIT(AIO_KIND_ACCEPT) | AIO_KIND_BIT(AIO_KIND_RECV) |     \
+     AIO_KIND_BIT(AIO_KIND_SEND) | AIO_KIND_BIT(AIO_KIND_RECVMSG) | AIO_KIND_BIT(AIO_KIND_SENDMSG) |   \
+     AIO_KIND_BIT(AIO_KIND_SPLICE) | AIO_KIND_BIT(AIO_KIND_CHILD_EXIT))
+_Static_assert(AIO_KIND_COUNT_ <= 64, "kinds must fit the mask");
+static inline bool aio_kind_has_value(enum aio_kind k) { return (AIO_VALUE_KINDS >> k) & 1; }
 
 /*
  * Backend -> core: slot `s` finished with `result` (syscall-style: >= 0 success
