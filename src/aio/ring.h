@@ -91,6 +91,7 @@ struct aio_ring {
     void *be_state;
     struct aio_slot *slots;      /* [entries] */
     uint32_t entries;
+    uint32_t flags;              /* AIO_RING_* from the options */
     uint32_t in_flight;
     uint32_t free_head;
     uint32_t *batch_idx;         /* [entries] scratch: slot numbers of the batch being queued */

@@ -673,7 +673,10 @@ int coro_scheduler_create(struct coro_scheduler **out, const struct coro_options
     L->altstack = malloc(ALTSTACK_SIZE);
     if (!L->altstack) { free(s); return -ENOMEM; }
     /* one entry more than asked for: the loop's own wake-up op (arm_wake) */
-    int rc = aio_ring_create(&L->ring, &(struct aio_ring_options){ .entries = L->ring_entries + 1, .backend = o.backend });
+    /* eager chains: the loop runs tasks between AIO_NOWAIT polls (aio.h) */
+    int rc = aio_ring_create(&L->ring, &(struct aio_ring_options){ .entries = L->ring_entries + 1,
+                                                                  .flags = AIO_RING_EAGER_CHAINS,
+                                                                  .backend = o.backend });
     if (rc) { free(L->altstack); free(s); return rc; }
     rc = coro_blocking_pool_init(&s->blocking, o.blocking_threads ? o.blocking_threads : DEFAULT_BLOCKING);
     if (rc) { aio_ring_destroy(L->ring); free(L->altstack); free(s); return rc; }
