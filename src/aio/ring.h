@@ -162,16 +162,12 @@ static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ri
     /* Everything the slot and the ring need happens before the stores through
      * the user's out_* pointers, which the compiler must assume alias them. */
     int *const out_error = sl->op.common.out_error;
-    const bool has_value = aio_kind_has_value(sl->op.kind);
     const aio_batch_fn fn = sl->batch_fn;
-    void *const fn_ctx = sl->batch_ctx;
-    const uint32_t index = sl->batch_index;
-    const aio_id id = aio_make_id(s, sl->gen);
-    const uint64_t userdata = sl->op.common.userdata;
+    const uint32_t gen = sl->gen;
 
-    if (has_value) aio_write_value(&sl->op, result); /* reads the op: before the slot is reused */
+    if (aio_kind_has_value(sl->op.kind)) aio_write_value(&sl->op, result); /* reads the op */
     sl->state = AIO_SLOT_FREE;
-    if (++sl->gen == 0) sl->gen = 1;
+    sl->gen = gen + 1 ? gen + 1 : 1;
     sl->next_free = ring->free_head;
     ring->free_head = s;
     ring->in_flight--;
@@ -179,8 +175,10 @@ static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ri
     ring->tally.failed += code < 0;
     if (out_error) *out_error = code;
 
-    if (fn) fn(fn_ctx, index, code);
-    else if (ring->on_complete) ring->on_complete(ring->ctx, id, userdata, code);
+    /* The slot is free but nothing can have reused it yet: read what the
+     * report needs only on the path that reports. */
+    if (fn) fn(sl->batch_ctx, sl->batch_index, code);
+    else if (ring->on_complete) ring->on_complete(ring->ctx, aio_make_id(s, gen), sl->op.common.userdata, code);
 }
 
 /* The backend implementations. Each returns NULL where it is not built. */
