@@ -330,9 +330,20 @@ enum aio_backend {
 /* Called once per completed op, from aio_ring_complete*, on the ring's thread. */
 typedef void (*aio_complete_fn)(void *ctx, aio_id id, uint64_t userdata, int result);
 
+/*
+ * Ring flag: chains move on while the thread does other work. On io_uring the
+ * kernel then starts a linked op as soon as its predecessor completes, rather
+ * than inside the ring's next aio_ring_complete (IORING_SETUP_DEFER_TASKRUN,
+ * used otherwise). For event loops that alternate running work with AIO_NOWAIT
+ * polls, where it saves kernel entries (the coroutine scheduler sets it); a
+ * loop that mostly waits is faster without. No effect on other backends.
+ */
+#define AIO_RING_EAGER_CHAINS 1u
+
 /* Ring settings. Passing NULL instead gives 256 entries and AIO_BACKEND_AUTO. */
 struct aio_ring_options {
     uint32_t entries;           /* ops in flight at once, at least 1 */
+    uint32_t flags;             /* AIO_RING_* flags; unknown bits: -EINVAL */
     enum aio_backend backend;   /* AUTO: io_uring when usable, else the platform's readiness backend;
                                    the environment variable AIO_BACKEND overrides AUTO */
     aio_complete_fn on_complete;/* optional */

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -92,26 +93,23 @@ static void cancel_rest(struct aio_emul *em, uint32_t s)
     for (; s != AIO_NO_SLOT; s = slot_of(em, s)->chain_next) push_done(em, s, -ECANCELED);
 }
 
-static void continue_chain(struct aio_emul *em, uint32_t next, bool broken)
+static inline void continue_chain(struct aio_emul *em, uint32_t next, bool broken)
 {
     if (next == AIO_NO_SLOT) return;
     if (broken || em->destroying) cancel_rest(em, next);
     else start(em, next);
 }
 
-/*
- * Op `s` (not a LINK_TIMEOUT) finished with `res`, having been taken out of
- * whatever it waited in. Reports it and, if a LINK_TIMEOUT bounds it, the
- * timeout with it (as the io_uring backend pairs their CQEs), then starts or
- * cancels the rest of the chain.
- */
-static void op_done(struct aio_emul *em, uint32_t s, int res)
+/* The part of op_done() for an op with a successor: reports a LINK_TIMEOUT
+ * bounding it together with it (as the io_uring backend pairs their CQEs),
+ * then starts or cancels the rest of the chain. */
+static __attribute__((noinline)) void chain_after(struct aio_emul *em, uint32_t s, int res, uint32_t next)
 {
-    struct aio_slot *sl = slot_of(em, s);
-    uint32_t next = sl->chain_next;
-    bool broken = sl->op.common.link == AIO_LINK_SOFT && aio_result_breaks_chain(&sl->op, res);
-    push_done(em, s, res);
-    if (next != AIO_NO_SLOT && slot_of(em, next)->op.kind == AIO_KIND_LINK_TIMEOUT) {
+    const struct aio_op *op = &slot_of(em, s)->op;
+    /* a RECV/SEND without MSG_WAITALL breaks its chain only by failing */
+    const bool plain = (op->kind == AIO_KIND_RECV || op->kind == AIO_KIND_SEND) && !(op->recv.flags & MSG_WAITALL);
+    const bool broken = op->common.link == AIO_LINK_SOFT && (plain ? res < 0 : aio_result_breaks_chain(op, res));
+    if (slot_of(em, next)->op.kind == AIO_KIND_LINK_TIMEOUT) {
         uint32_t t = next;
         struct aio_emul_slot *te = &em->es[t];
         if (te->where == EM_TIMER) aio_timer_remove(em, t);
@@ -121,6 +119,19 @@ static void op_done(struct aio_emul *em, uint32_t s, int res)
         next = slot_of(em, t)->chain_next;
     }
     continue_chain(em, next, broken);
+}
+
+/*
+ * Op `s` (not a LINK_TIMEOUT) finished with `res`, having been taken out of
+ * whatever it waited in: it joins the done queue, and what follows it in its
+ * chain is dealt with out of line (inline because it runs once per op and an
+ * op with nothing after it is the common case).
+ */
+static inline void op_done(struct aio_emul *em, uint32_t s, int res)
+{
+    uint32_t next = slot_of(em, s)->chain_next;
+    push_done(em, s, res);
+    if (next != AIO_NO_SLOT) chain_after(em, s, res, next);
 }
 
 /* ---- waiting on descriptors --------------------------------------------- */
@@ -145,7 +156,7 @@ static short fd_wanted(struct aio_emul *em, int fd)
     return want;
 }
 
-static void fd_unwait(struct aio_emul *em, uint32_t s)
+static inline void fd_unwait(struct aio_emul *em, uint32_t s)
 {
     struct aio_emul_slot *e = &em->es[s];
     struct aio_emul_fd *f = &em->fds[e->fd];
@@ -157,25 +168,45 @@ static void fd_unwait(struct aio_emul *em, uint32_t s)
     em->waiting_fd--;
 }
 
-/* Makes `s` wait for `events` on `fd`; on failure the op completes. */
-static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
+/* Puts `s` at the end of the waiters on `fd`. */
+static inline void fd_link(struct aio_emul *em, uint32_t s, int fd, short events)
 {
     struct aio_emul_slot *e = &em->es[s];
+    struct aio_emul_fd *f = &em->fds[fd];
+    e->fd = fd;
+    e->events = events;
+    e->fd_next = AIO_NO_SLOT;
+    e->fd_prev = f->tail;
+    if (f->tail == AIO_NO_SLOT) f->head = s;
+    else em->es[f->tail].fd_next = s;
+    f->tail = s;
+    e->where = EM_FD;
+    e->skipped_try = 0;
+    e->armed_reap = em->reap_seq;
+    em->waiting_fd++;
+}
+
+/* fd_wait() when the registration may need a call: see there. */
+static __attribute__((noinline)) void fd_wait_register(struct aio_emul *em, uint32_t s, int fd, short events)
+{
     if (fd < 0) { op_done(em, s, -EBADF); return; }
-    int rc = fd_reserve(em, fd);
+    int rc = fd < em->fd_cap ? 0 : fd_reserve(em, fd);
     if (rc) { op_done(em, s, rc); return; }
     struct aio_emul_fd *f = &em->fds[fd];
     bool alone = f->head == AIO_NO_SLOT;
-    short want = (short)(fd_wanted(em, fd) | events);
-    if (alone && !(want & ~f->watched) && em->poller->forgets_closed_fds && f->checked_epoch != em->epoch) {
+    short want = alone ? events : (short)(fd_wanted(em, fd) | events);
+    const bool kept = alone && !(want & ~f->watched) && em->poller->forgets_closed_fds && f->checked_epoch != em->epoch;
+    if (kept && (f->unchecked || em->n_unchecked < em->ring->entries)) {
         /* Kept from an earlier wait, but the fd may have been closed and its
          * number reused since: confirmed before the loop sleeps, not now, so
-         * a busy socket costs no registration call per wait. */
+         * a busy socket costs no registration call per wait. The list holds
+         * one place per slot; when a loop that never finds nothing to do has
+         * filled it, the registration is confirmed now instead. */
         if (!f->unchecked) {
             f->unchecked = true;
             em->unchecked[em->n_unchecked++] = fd;
         }
-    } else if (want & ~f->watched) {
+    } else if (kept || (want & ~f->watched)) {
         rc = em->poller->watch(em, fd, f->watched, want);
         if (rc < 0) {
             if (rc == -EPERM && slot_of(em, s)->op.kind == AIO_KIND_POLL) {
@@ -190,17 +221,23 @@ static void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
         f->watched = want;
         f->checked_epoch = em->epoch;
     }
-    e->fd = fd;
-    e->events = events;
-    e->fd_next = AIO_NO_SLOT;
-    e->fd_prev = f->tail;
-    if (f->tail == AIO_NO_SLOT) f->head = s;
-    else em->es[f->tail].fd_next = s;
-    f->tail = s;
-    e->where = EM_FD;
-    e->skipped_try = 0;
-    e->armed_reap = em->reap_seq;
-    em->waiting_fd++;
+    fd_link(em, s, fd, events);
+}
+
+/* Makes `s` wait for `events` on `fd`; on failure the op completes. Inline
+ * for the busy case: the only waiter, on a registration that covers it and
+ * was confirmed in this epoch or is already listed for confirmation, needs
+ * no poller call and no list walk. */
+static inline void fd_wait(struct aio_emul *em, uint32_t s, int fd, short events)
+{
+    if (fd >= 0 && fd < em->fd_cap) {
+        const struct aio_emul_fd *f = &em->fds[fd];
+        if (f->head == AIO_NO_SLOT && !(events & ~f->watched) && (f->checked_epoch == em->epoch || f->unchecked)) {
+            fd_link(em, s, fd, events);
+            return;
+        }
+    }
+    fd_wait_register(em, s, fd, events);
 }
 
 /* Confirms the registrations kept from earlier waits (see fd_wait); an fd that
@@ -341,6 +378,29 @@ static int move_all(struct aio_emul *em, uint32_t s, const struct aio_op *op)
     return (int)e->moved;
 }
 
+/*
+ * RECV and SEND share their layout up to `flags`, so the hot path reads them
+ * through one member and does not switch on the kind again.
+ */
+_Static_assert(offsetof(struct aio_op, recv.socket) == offsetof(struct aio_op, send.socket) &&
+                   offsetof(struct aio_op, recv.buf) == offsetof(struct aio_op, send.buf) &&
+                   offsetof(struct aio_op, recv.len) == offsetof(struct aio_op, send.len) &&
+                   offsetof(struct aio_op, recv.flags) == offsetof(struct aio_op, send.flags),
+               "aio_recv and aio_send differ in layout");
+
+/* One try of a RECV or SEND without MSG_WAITALL: the syscall of
+ * aio_sysop_run(), made directly. Its result, or EM_WAIT. */
+static inline int sock_try(const struct aio_op *op)
+{
+    const struct aio_recv *o = &op->recv;
+    ssize_t r = op->kind == AIO_KIND_RECV
+                    ? recv(o->socket, o->buf, clamp(o->len), o->flags | MSG_DONTWAIT)
+                    : send(o->socket, o->buf, clamp(o->len), o->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r >= 0) return (int)r;
+    if (errno == EAGAIN && !(o->flags & MSG_DONTWAIT)) return EM_WAIT;
+    return -errno;
+}
+
 /* One try of an op driven on the loop thread: its result, or EM_WAIT with
  * what to wait for in *fd / *events. */
 static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
@@ -351,8 +411,7 @@ static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
     case AIO_KIND_RECV:
         *fd = op->recv.socket; *events = POLLIN; dontwait = op->recv.flags & MSG_DONTWAIT;
         if (op->recv.flags & MSG_WAITALL) return move_all(em, s, op);
-        r = aio_sysop_run(op);
-        break;
+        return sock_try(op);
     case AIO_KIND_RECVMSG:
         *fd = op->recvmsg.socket; *events = POLLIN; dontwait = op->recvmsg.flags & MSG_DONTWAIT;
         r = aio_sysop_run(op);
@@ -360,8 +419,7 @@ static int attempt(struct aio_emul *em, uint32_t s, int *fd, short *events)
     case AIO_KIND_SEND:
         *fd = op->send.socket; *events = POLLOUT; dontwait = op->send.flags & MSG_DONTWAIT;
         if (op->send.flags & MSG_WAITALL) return move_all(em, s, op);
-        r = aio_sysop_run(op);
-        break;
+        return sock_try(op);
     case AIO_KIND_SENDMSG:
         *fd = op->sendmsg.socket; *events = POLLOUT; dontwait = op->sendmsg.flags & MSG_DONTWAIT;
         r = aio_sysop_run(op);
@@ -463,6 +521,24 @@ static void try_or_wait(struct aio_emul *em, uint32_t s)
     if (fd >= 0 && fd < em->fd_cap) em->fds[fd].predict_wait |= events;
 }
 
+/* try_or_wait() for a RECV or SEND without MSG_WAITALL, the request/response
+ * hot path: no switch on the kind, one syscall or one wait. */
+static void sock_first(struct aio_emul *em, uint32_t s, const struct aio_op *op)
+{
+    const int fd = op->recv.socket, flags = op->recv.flags;
+    const short events = op->kind == AIO_KIND_RECV ? POLLIN : POLLOUT;
+    struct aio_emul_fd *f = fd >= 0 && fd < em->fd_cap ? &em->fds[fd] : NULL;
+    if (f && !(flags & MSG_DONTWAIT) && (f->predict_wait & f->watched & events)) {
+        fd_wait(em, s, fd, events); /* see predicted_wait() */
+        if (em->es[s].where == EM_FD) em->es[s].skipped_try = 1;
+        return;
+    }
+    int r = sock_try(op);
+    if (r != EM_WAIT) { op_done(em, s, r); return; }
+    fd_wait(em, s, fd, events); /* may grow em->fds */
+    if (fd >= 0 && fd < em->fd_cap) em->fds[fd].predict_wait |= events;
+}
+
 static int cancel_by_id(struct aio_emul *em, aio_id id, uint32_t self);
 static void cancel_fd(struct aio_emul *em, int fd, uint32_t self);
 
@@ -518,6 +594,11 @@ static void run_first(struct aio_emul *em, uint32_t s)
     case AIO_KIND_POLL:
         fd_wait(em, s, op->poll.fd, (short)op->poll.events);
         return;
+    case AIO_KIND_RECV:
+    case AIO_KIND_SEND:
+        if (op->recv.flags & MSG_WAITALL) try_or_wait(em, s);
+        else sock_first(em, s, op);
+        return;
     case AIO_KIND_CHILD_EXIT: {
 #ifdef SYS_pidfd_open
         int pfd = (int)syscall(SYS_pidfd_open, op->child_exit.pid, 0);
@@ -539,25 +620,34 @@ static void run_first(struct aio_emul *em, uint32_t s)
     }
 }
 
-/* Starts op `s` (its predecessor completed, or it heads its chain): it joins
- * the run queue; a LINK_TIMEOUT bounding it starts its clock now. */
-static void start(struct aio_emul *em, uint32_t s)
+/* A LINK_TIMEOUT `t` bounding an op that starts now: its clock starts. */
+static __attribute__((noinline)) void arm_link_timeout(struct aio_emul *em, uint32_t t)
 {
-    struct aio_slot *sl = slot_of(em, s);
+    struct aio_emul_slot *te = &em->es[t];
+    te->lt_cancelled = 0;
+    te->deadline = aio_emul_now() + slot_of(em, t)->op.link_timeout.ns;
+    te->where = EM_TIMER;
+    aio_timer_add(em, t);
+}
+
+/* What starting op `s` sets up, before it joins the run queue. */
+static inline void start_setup(struct aio_emul *em, uint32_t s)
+{
     struct aio_emul_slot *e = &em->es[s];
     e->step = 0;
     e->moved = 0;
     e->aux = -1;
     e->where = EM_RUNQ;
+    uint32_t t = slot_of(em, s)->chain_next;
+    if (t != AIO_NO_SLOT && slot_of(em, t)->op.kind == AIO_KIND_LINK_TIMEOUT) arm_link_timeout(em, t);
+}
+
+/* Starts op `s` (its predecessor completed, or it heads its chain): it joins
+ * the run queue; a LINK_TIMEOUT bounding it starts its clock now. */
+static void start(struct aio_emul *em, uint32_t s)
+{
+    start_setup(em, s);
     fifo_push(em, &em->runq_head, &em->runq_tail, s);
-    uint32_t t = sl->chain_next;
-    if (t != AIO_NO_SLOT && slot_of(em, t)->op.kind == AIO_KIND_LINK_TIMEOUT) {
-        struct aio_emul_slot *te = &em->es[t];
-        te->lt_cancelled = 0;
-        te->deadline = aio_emul_now() + slot_of(em, t)->op.link_timeout.ns;
-        te->where = EM_TIMER;
-        aio_timer_add(em, t);
-    }
 }
 
 /* ---- stopping ops ------------------------------------------------------- */
@@ -653,19 +743,23 @@ static void on_ready(struct aio_emul *em, int fd, short revents)
     if (fd < 0) return;
     if (fd >= em->fd_cap) { (void)em->poller->watch(em, fd, revents, 0); return; }
     struct aio_emul_fd *f = &em->fds[fd];
-    const short want_before = fd_wanted(em, fd);
+    short want_before = 0; /* what the waiters wanted, gathered on the way */
     for (uint32_t s = f->head, next; s != AIO_NO_SLOT; s = next) {
         next = em->es[s].fd_next;
         struct aio_emul_slot *e = &em->es[s];
+        want_before |= e->events;
         if (!(revents & (e->events | EM_ALWAYS))) continue;
         if (slot_of(em, s)->op.kind == AIO_KIND_POLL) {
             fd_unwait(em, s);
             op_done(em, s, (revents & POLLNVAL) ? -EBADF : (revents & (e->events | POLLERR | POLLHUP)));
             continue;
         }
+        const struct aio_op *op = &slot_of(em, s)->op;
         int wfd = fd;
         short wev = e->events;
-        int r = attempt(em, s, &wfd, &wev);
+        int r = (op->kind == AIO_KIND_RECV || op->kind == AIO_KIND_SEND) && !(op->recv.flags & MSG_WAITALL)
+                    ? sock_try(op)
+                    : attempt(em, s, &wfd, &wev);
         if (r == EM_WAIT) {
             if (wfd == fd && wev == e->events) continue;
             fd_unwait(em, s);           /* a splice now waits on its other end */
@@ -728,9 +822,16 @@ static void run_pending(struct aio_emul *em)
     for (;;) {
         if (em->incoming_head != AIO_NO_SLOT) {
             uint32_t s;
-            while ((s = fifo_pop(em, &em->incoming_head, &em->incoming_tail)) != AIO_NO_SLOT) {
-                if (em->destroying) cancel_rest(em, s);
-                else start(em, s);
+            if (em->destroying) {
+                while ((s = fifo_pop(em, &em->incoming_head, &em->incoming_tail)) != AIO_NO_SLOT) cancel_rest(em, s);
+            } else {
+                /* every head starts, then the whole list joins the run queue
+                 * behind what is there, in one splice */
+                for (s = em->incoming_head; s != AIO_NO_SLOT; s = em->es[s].next) start_setup(em, s);
+                if (em->runq_tail == AIO_NO_SLOT) em->runq_head = em->incoming_head;
+                else em->es[em->runq_tail].next = em->incoming_head;
+                em->runq_tail = em->incoming_tail;
+                em->incoming_head = em->incoming_tail = AIO_NO_SLOT;
             }
         }
         uint32_t s;
@@ -741,14 +842,19 @@ static void run_pending(struct aio_emul *em)
     }
 }
 
-static void deliver(struct aio_emul *em)
+static void deliver_all(struct aio_emul *em)
 {
     uint32_t s;
-    if (em->done_head != AIO_NO_SLOT) em->epoch++; /* callbacks may close fds */
+    em->epoch++; /* callbacks may close fds */
     while ((s = fifo_pop(em, &em->done_head, &em->done_tail)) != AIO_NO_SLOT) {
         em->es[s].where = EM_IDLE;
         aio_ring_deliver(em->ring, s, em->es[s].result);
     }
+}
+
+static inline void deliver(struct aio_emul *em)
+{
+    if (em->done_head != AIO_NO_SLOT) deliver_all(em);
 }
 
 /* How long the poller may sleep: not past the first timer nor past `left`
@@ -774,10 +880,12 @@ static const struct timespec *wait_time(struct aio_emul *em, bool block, uint64_
 void aio_emul_submit(struct aio_ring *ring, const uint32_t *idx, size_t n)
 {
     struct aio_emul *em = aio_emul_of(ring);
+    /* A freed slot is EM_IDLE already (deliver_all); without links every op
+     * heads its own chain. */
+    const bool linked = ring->batch_linked;
     for (size_t i = 0; i < n; i++) {
         uint32_t s = idx[i];
-        em->es[s].where = EM_IDLE;
-        if (ring->slots[s].chain_prev == AIO_NO_SLOT) fifo_push(em, &em->incoming_head, &em->incoming_tail, s);
+        if (!linked || ring->slots[s].chain_prev == AIO_NO_SLOT) fifo_push(em, &em->incoming_head, &em->incoming_tail, s);
     }
 }
 
@@ -791,19 +899,24 @@ int aio_emul_reap(struct aio_ring *ring, uint64_t timeout_ns)
     em->reap_seq++;
     for (;;) {
         run_pending(em);
-        deliver(em);
         if (atomic_load_explicit(&ring->wake_pending, memory_order_acquire)) {
             woken = true;
             aio_ring_woken(ring);
         }
-        bool block = wait && ring->tally.completed == 0 && !woken && em->incoming_head == AIO_NO_SLOT;
+        /* Results of this pass wait in the done queue while the poller takes
+         * its one look, so a pass delivers everything in one go. */
+        bool block = wait && ring->tally.completed == 0 && em->done_head == AIO_NO_SLOT && !woken &&
+                     em->incoming_head == AIO_NO_SLOT;
         uint64_t left = AIO_NO_TIMEOUT;
         if (block && timed) {
             uint64_t now = aio_emul_now();
             if (now >= deadline) block = false;
             else left = deadline - now;
         }
-        if (!block && (polled || (em->waiting_fd == 0 && em->in_worker == 0))) return 0;
+        if (!block && (polled || (em->waiting_fd == 0 && em->in_worker == 0))) {
+            deliver(em); /* work its callbacks queue starts with the next call */
+            return 0;
+        }
         /* With registrations still to confirm, look without sleeping first:
          * when something is ready (the common case under load) no
          * confirmation is needed at all. */
@@ -814,7 +927,10 @@ int aio_emul_reap(struct aio_ring *ring, uint64_t timeout_ns)
         polled = true;
         if (n == 0 && em->n_unchecked) check_registrations(em);
         if (n < 0) {
-            if (n != -EINTR) return n;
+            if (n != -EINTR) {
+                deliver(em); /* what this pass completed still goes out */
+                return n;
+            }
             run_pending(em);
             deliver(em);
             if (block && ring->tally.completed == 0) return -EINTR;

@@ -63,6 +63,7 @@ int aio_ring_create(struct aio_ring **out, const struct aio_ring_options *opts)
     *out = NULL;
     struct aio_ring_options o = opts ? *opts : (struct aio_ring_options){ .entries = AIO_DEFAULT_ENTRIES };
     if (o.entries == 0 || o.entries > AIO_MAX_ENTRIES) return -EINVAL;
+    if (o.flags & ~AIO_RING_EAGER_CHAINS) return -EINVAL;
     if (o.backend < AIO_BACKEND_AUTO || o.backend > AIO_BACKEND_IOCP) return -EINVAL;
     if (o.backend == AIO_BACKEND_AUTO) {
         int rc = backend_from_env(&o.backend);
@@ -72,6 +73,7 @@ int aio_ring_create(struct aio_ring **out, const struct aio_ring_options *opts)
     struct aio_ring *ring = calloc(1, sizeof *ring);
     if (!ring) return -ENOMEM;
     ring->entries = o.entries;
+    ring->flags = o.flags;
     ring->on_complete = o.on_complete;
     ring->ctx = o.ctx;
     ring->slots = calloc(o.entries, sizeof *ring->slots);

@@ -91,6 +91,7 @@ struct aio_ring {
     void *be_state;
     struct aio_slot *slots;      /* [entries] */
     uint32_t entries;
+    uint32_t flags;              /* AIO_RING_* from the options */
     uint32_t in_flight;
     uint32_t free_head;
     uint32_t *batch_idx;         /* [entries] scratch: slot numbers of the batch being queued */
@@ -135,15 +136,17 @@ int aio_check_batch(const struct aio_op *ops, size_t n);
 /* Writes the value target (out_read, out_fd, ...) of kinds that have one. */
 void aio_write_value(const struct aio_op *op, int res);
 
-/* Kinds without a value target: delivering them skips aio_write_value. */
-static inline bool aio_kind_has_value(enum aio_kind k)
-{
-    return !(k == AIO_KIND_NOP || k == AIO_KIND_FSYNC || k == AIO_KIND_CLOSE || k == AIO_KIND_RENAMEAT ||
-             k == AIO_KIND_UNLINKAT || k == AIO_KIND_MKDIRAT || k == AIO_KIND_SYMLINKAT ||
-             k == AIO_KIND_BIND || k == AIO_KIND_LISTEN || k == AIO_KIND_CONNECT ||
-             k == AIO_KIND_SHUTDOWN || k == AIO_KIND_TIMEOUT || k == AIO_KIND_LINK_TIMEOUT ||
-             k == AIO_KIND_CANCEL || k == AIO_KIND_EVENT_NOTIFY || k == AIO_KIND_EVENT_WAIT);
-}
+/* Kinds with a value target (out_read, out_fd, ...): delivering others skips
+ * aio_write_value. One mask test: this runs once per op. */
+#define AIO_KIND_BIT(k) (1ull << (k))
+#define AIO_VALUE_KINDS                                                                              \
+    (AIO_KIND_BIT(AIO_KIND_READ) | AIO_KIND_BIT(AIO_KIND_WRITE) | AIO_KIND_BIT(AIO_KIND_READV) |      \
+     AIO_KIND_BIT(AIO_KIND_WRITEV) | AIO_KIND_BIT(AIO_KIND_POLL) | AIO_KIND_BIT(AIO_KIND_OPENAT) |    \
+     AIO_KIND_BIT(AIO_KIND_SOCKET) | AIO_KIND_BIT(AIO_KIND_ACCEPT) | AIO_KIND_BIT(AIO_KIND_RECV) |     \
+     AIO_KIND_BIT(AIO_KIND_SEND) | AIO_KIND_BIT(AIO_KIND_RECVMSG) | AIO_KIND_BIT(AIO_KIND_SENDMSG) |   \
+     AIO_KIND_BIT(AIO_KIND_SPLICE) | AIO_KIND_BIT(AIO_KIND_CHILD_EXIT))
+_Static_assert(AIO_KIND_COUNT_ <= 64, "kinds must fit the mask");
+static inline bool aio_kind_has_value(enum aio_kind k) { return (AIO_VALUE_KINDS >> k) & 1; }
 
 /*
  * Backend -> core: slot `s` finished with `result` (syscall-style: >= 0 success
@@ -159,16 +162,12 @@ static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ri
     /* Everything the slot and the ring need happens before the stores through
      * the user's out_* pointers, which the compiler must assume alias them. */
     int *const out_error = sl->op.common.out_error;
-    const bool has_value = aio_kind_has_value(sl->op.kind);
     const aio_batch_fn fn = sl->batch_fn;
-    void *const fn_ctx = sl->batch_ctx;
-    const uint32_t index = sl->batch_index;
-    const aio_id id = aio_make_id(s, sl->gen);
-    const uint64_t userdata = sl->op.common.userdata;
+    const uint32_t gen = sl->gen;
 
-    if (has_value) aio_write_value(&sl->op, result); /* reads the op: before the slot is reused */
+    if (aio_kind_has_value(sl->op.kind)) aio_write_value(&sl->op, result); /* reads the op */
     sl->state = AIO_SLOT_FREE;
-    if (++sl->gen == 0) sl->gen = 1;
+    sl->gen = gen + 1 ? gen + 1 : 1;
     sl->next_free = ring->free_head;
     ring->free_head = s;
     ring->in_flight--;
@@ -176,8 +175,10 @@ static inline __attribute__((always_inline)) void aio_ring_deliver(struct aio_ri
     ring->tally.failed += code < 0;
     if (out_error) *out_error = code;
 
-    if (fn) fn(fn_ctx, index, code);
-    else if (ring->on_complete) ring->on_complete(ring->ctx, id, userdata, code);
+    /* The slot is free but nothing can have reused it yet: read what the
+     * report needs only on the path that reports. */
+    if (fn) fn(sl->batch_ctx, sl->batch_index, code);
+    else if (ring->on_complete) ring->on_complete(ring->ctx, aio_make_id(s, gen), sl->op.common.userdata, code);
 }
 
 /* The backend implementations. Each returns NULL where it is not built. */

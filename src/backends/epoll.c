@@ -71,21 +71,20 @@ static int ep_wait(struct aio_emul *em, const struct timespec *timeout, struct a
     struct epoll_event evs[64];
     if (max > 64) max = 64;
     int n;
-    bool whole_ms = !timeout || (timeout->tv_sec == 0 && timeout->tv_nsec == 0);
-    if (!whole_ms && !p->no_pwait2) {
+    if (!timeout || (timeout->tv_sec == 0 && timeout->tv_nsec == 0)) {
+        /* forever or "don't block" (the busy case): no timespec needed */
+        n = epoll_wait(p->epfd, evs, max, timeout ? 0 : -1);
+        goto got;
+    }
+    if (!p->no_pwait2) {
         n = epoll_pwait2(p->epfd, evs, max, timeout, NULL);
         if (n < 0 && errno == ENOSYS) p->no_pwait2 = true;
         else goto got;
     }
     {
-        /* forever and "don't block" need no timespec; else round up, as
-         * waking early would only spin */
-        int ms = -1;
-        if (timeout) {
-            long long t = (long long)timeout->tv_sec * 1000 + (timeout->tv_nsec + 999999) / 1000000;
-            ms = t > 0x7fffffff ? 0x7fffffff : (int)t;
-        }
-        n = epoll_wait(p->epfd, evs, max, ms);
+        /* milliseconds, rounded up, as waking early would only spin */
+        long long t = (long long)timeout->tv_sec * 1000 + (timeout->tv_nsec + 999999) / 1000000;
+        n = epoll_wait(p->epfd, evs, max, t > 0x7fffffff ? 0x7fffffff : (int)t);
     }
 got:
     if (n < 0) return -errno;

@@ -202,12 +202,15 @@ static int uring_init(struct aio_ring *ring)
      * never has to flush the SQ in the middle of a batch. */
     unsigned sq = pow2_at_least(ring->entries * 2 > 32768 ? 32768 : ring->entries * 2);
     /* Keep the first set of set-up flags this kernel accepts; the ring is driven
-     * by one thread. Not DEFER_TASKRUN: with it, the next op of a linked chain
-     * and a re-armed recv only run inside an io_uring_enter that waits, and a
-     * wait for one completion returns as soon as the first CQE exists, so a
-     * loop of submit-and-wait(1) needs extra enters to walk its chains (the
-     * coro demo: 8 instead of 5). It gave nothing measurable for NOPs here. */
+     * by one thread (SINGLE_ISSUER), bound to it when it first queues or reaps
+     * (R_DISABLED). DEFER_TASKRUN runs completion work only inside the ring's
+     * own waits: faster for loops that wait (ping-pong ~3 %, NOPs ~2 % here),
+     * but then a linked op only starts inside a waiting io_uring_enter, so a
+     * loop that polls with AIO_NOWAIT between waits needs extra enters (the coro
+     * demo: 8 instead of 5); AIO_RING_EAGER_CHAINS leaves it out. */
     static const unsigned wanted[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+            IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
         IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
             IORING_SETUP_R_DISABLED,
         IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
@@ -215,7 +218,7 @@ static int uring_init(struct aio_ring *ring)
         0,
     };
     int rc = -EINVAL;
-    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+    for (size_t i = ring->flags & AIO_RING_EAGER_CHAINS ? 1 : 0; i < sizeof wanted / sizeof wanted[0]; i++) {
         struct io_uring_params p;
         memset(&p, 0, sizeof p);
         p.flags = wanted[i] | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;

@@ -904,9 +904,11 @@ int coro_scheduler_create(struct coro_scheduler **out, const struct coro_options
         L->altstack = malloc(ALTSTACK_SIZE);
         if (!L->altstack) { rc = -ENOMEM; goto fail; }
         /* one entry more than asked for: the loop's own wake-up op (arm_wake).
-         * Created here, bound to the thread that first drives it (aio.h). */
-        rc = aio_ring_create(&L->ring,
-                             &(struct aio_ring_options){ .entries = L->ring_entries + 1, .backend = o.backend });
+         * Created here, bound to the thread that first drives it (aio.h).
+         * Eager chains: the loop runs tasks between AIO_NOWAIT polls (aio.h). */
+        rc = aio_ring_create(&L->ring, &(struct aio_ring_options){ .entries = L->ring_entries + 1,
+                                                                  .flags = AIO_RING_EAGER_CHAINS,
+                                                                  .backend = o.backend });
         if (rc) { L->ring = NULL; goto fail; }
     }
     rc = coro_blocking_pool_init(&s->blocking, o.blocking_threads ? o.blocking_threads : DEFAULT_BLOCKING);

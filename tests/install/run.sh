@@ -4,7 +4,8 @@
 # Installs <build dir> into a fresh temporary prefix, then configures, builds
 # and runs the consumer project against that prefix, once through
 # find_package(caio) and once through pkg-config caio, and finally compiles
-# the consumer by hand from `pkg-config --cflags --libs caio` alone.
+# the consumer by hand from `pkg-config --cflags --libs caio` alone; the same
+# for the coroutine consumer and caio::coro / caio-coro when coro is installed.
 set -eu
 build=$1 consumer=$2 cmake=$3 cc=$4 sanitize=${5:-}
 
@@ -38,6 +39,10 @@ for via in cmake pkgconfig; do
     if [ -x "$tmp/build-$via/consumer_static" ]; then
         "$tmp/build-$via/consumer_static"
     fi
+    # with coroutines installed, the coroutine consumer must build and run too
+    if [ -f "$prefix/include/coro/coro.h" ]; then
+        "$tmp/build-$via/consumer_coro"
+    fi
 done
 
 echo "== consumer by hand: cc \$(pkg-config --cflags --libs caio)"
@@ -45,4 +50,11 @@ echo "== consumer by hand: cc \$(pkg-config --cflags --libs caio)"
 "$cc" $flags $(pkg-config --cflags caio) "$consumer/main.c" -o "$tmp/consumer-cc" \
     $(pkg-config --libs caio) -Wl,-rpath,"$(pkg-config --variable=libdir caio)"
 "$tmp/consumer-cc"
+if [ -f "$prefix/include/coro/coro.h" ]; then
+    echo "== coroutine consumer by hand: cc \$(pkg-config --cflags --libs caio-coro)"
+    # shellcheck disable=SC2046
+    "$cc" $flags $(pkg-config --cflags caio-coro) "$consumer/coro_main.c" -o "$tmp/consumer-coro-cc" \
+        $(pkg-config --libs caio-coro) -Wl,-rpath,"$(pkg-config --variable=libdir caio-coro)"
+    "$tmp/consumer-coro-cc"
+fi
 echo "== install test passed"
