@@ -276,13 +276,24 @@ void coro_task_unref_(struct coro_task *t)
 
 /* ---- wake-ups across threads --------------------------------------------- */
 
-/* Several loops: ends L's sleep if it sleeps. Pairs with the loop's
- * sleeping = 1, then recheck of its remote queue (both SEQ_CST), so either
- * the loop sees what was posted before it sleeps or this sees it asleep. */
-static void loop_poke(struct coro_loop *L, struct coro_loop *from)
+/* Several loops. A loop decides to sleep under its remote_lock: it sets
+ * `sleeping` only if its remote queue is empty and nothing it must see
+ * (tasks all done, stop, coro_run started) has changed. Whoever posts work or
+ * changes such state looks at `sleeping` under that lock afterwards, so either
+ * the loop saw the change before sleeping or the poster sees it asleep and
+ * wakes it. (A lock rather than a pair of SEQ_CST accesses around a fence:
+ * gcc's TSan supports no fences, and the loop takes it once per sleep.) */
+static bool loop_asleep(struct coro_loop *L)
 {
-    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* what was posted, before the look */
-    if (!__atomic_load_n(&L->sleeping, __ATOMIC_SEQ_CST)) return;
+    pthread_mutex_lock(&L->remote_lock);
+    bool asleep = __atomic_load_n(&L->sleeping, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&L->remote_lock);
+    return asleep;
+}
+
+/* Ends L's sleep, now or (io_uring) through from's next submission. */
+static void loop_wake(struct coro_loop *L, struct coro_loop *from)
+{
     /* A MSG_RING rides in from's next submission, which comes at the end of
      * this pass only if from's ring has ops in flight: a loop with nothing
      * in flight may run task after task without entering the kernel (or
@@ -291,7 +302,14 @@ static void loop_poke(struct coro_loop *L, struct coro_loop *from)
     (void)aio_ring_wake(L->ring, carried ? from->ring : NULL);
 }
 
-static void remote_enqueue(struct coro_loop *L, struct coro_task *t)
+/* After a change L must notice (not a post: remote_enqueue covers those). */
+static void loop_poke(struct coro_loop *L, struct coro_loop *from)
+{
+    if (loop_asleep(L)) loop_wake(L, from);
+}
+
+/* Returns whether L sleeps (see loop_asleep). */
+static bool remote_enqueue(struct coro_loop *L, struct coro_task *t)
 {
     __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&L->remote_lock);
@@ -299,15 +317,17 @@ static void remote_enqueue(struct coro_loop *L, struct coro_task *t)
     if (L->remote_tail) L->remote_tail->remote_next = t;
     else __atomic_store_n(&L->remote_head, t, __ATOMIC_RELEASE);
     L->remote_tail = t;
+    bool asleep = __atomic_load_n(&L->sleeping, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&L->remote_lock);
+    return asleep;
 }
 
 static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
 {
     if (__atomic_fetch_or(&t->remote_flags, flag, __ATOMIC_ACQ_REL) != 0) return; /* queued already */
-    remote_enqueue(L, t);
+    bool asleep = remote_enqueue(L, t);
     if (L->sched->nloops > 1) {
-        loop_poke(L, coro_tl_loop_);
+        if (asleep) loop_wake(L, coro_tl_loop_);
         return;
     }
     /* At most one notification until the loop's EVENT_WAIT consumes it
@@ -702,13 +722,14 @@ static void donate(struct coro_loop *L)
     if (H->remote_tail) H->remote_tail->remote_next = give_head;
     else __atomic_store_n(&H->remote_head, give_head, __ATOMIC_RELEASE);
     H->remote_tail = give_tail;
+    bool asleep = __atomic_load_n(&H->sleeping, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&H->remote_lock);
-    loop_poke(H, L);
+    if (asleep) loop_wake(H, L);
 }
 
 /* Several loops, nothing runnable here: spin a little on the remote queue,
- * then sleep in the ring until a completion or a wake-up. `done` tells
- * whether the loop is to stop rather than sleep. */
+ * then sleep in the ring until a completion or a wake-up, unless the loop
+ * must go on (work posted, tasks all done, stop, coro_run started or ended). */
 static int loop_idle(struct coro_loop *L, bool main_loop, bool active, struct aio_result *r)
 {
     struct coro_scheduler *s = L->sched;
@@ -721,13 +742,17 @@ static int loop_idle(struct coro_loop *L, bool main_loop, bool active, struct ai
         if (remote_peek(L)) goto awake;
         __builtin_ia32_pause();
     }
-    __atomic_store_n(&L->sleeping, 1, __ATOMIC_SEQ_CST);
-    bool stay = main_loop ? __atomic_load_n(&s->live, __ATOMIC_SEQ_CST) != 0
-                          : !__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST) &&
-                                (__atomic_load_n(&s->running, __ATOMIC_SEQ_CST) != 0) == active;
-    if (stay && !__atomic_load_n(&L->remote_head, __ATOMIC_SEQ_CST))
+    pthread_mutex_lock(&L->remote_lock); /* see loop_asleep */
+    bool stay = !L->remote_head &&
+                (main_loop ? __atomic_load_n(&s->live, __ATOMIC_ACQUIRE) != 0
+                           : !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) &&
+                                 (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE) != 0) == active);
+    if (stay) __atomic_store_n(&L->sleeping, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&L->remote_lock);
+    if (stay) {
         rc = aio_ring_complete_timeout(L->ring, AIO_NO_TIMEOUT, r);
-    __atomic_store_n(&L->sleeping, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&L->sleeping, 0, __ATOMIC_RELAXED); /* a stale 1 costs a spurious wake only */
+    }
 awake:
     if (__atomic_exchange_n(&L->hungry, 0, __ATOMIC_ACQ_REL)) __atomic_fetch_sub(&s->hungry, 1, __ATOMIC_ACQ_REL);
     return rc;
