@@ -160,6 +160,7 @@ struct coro_loop {
     unsigned index;                 /* in sched->loops */
     int sleeping;                   /* atomic: blocked (or about to) in the ring's wait */
     int hungry;                     /* atomic: idle, wants runnable tasks from a busy loop */
+    int asked;                      /* atomic: some loop was hungry; look between passes */
     bool destroying;                /* the ring is being torn down */
     bool ring_busy;                 /* ops may be in flight (set on queue, refreshed after complete) */
     /* Remote wake-ups: other threads post here and poke the event source. */

@@ -210,7 +210,7 @@ static inline struct coro_task *next_task(struct coro_loop *L)
     if (!L->runq_head) return NULL;
     if (!L->budget) {
         if (L->ring_busy || remote_peek(L) || L->retry_head || L->space_head ||
-            __atomic_load_n(&L->sched->hungry, __ATOMIC_RELAXED))
+            __atomic_load_n(&L->asked, __ATOMIC_RELAXED))
             return NULL;
         L->budget = L->runq_len;
         L->pass_wakes = 0;
@@ -737,6 +737,10 @@ static int loop_idle(struct coro_loop *L, bool main_loop, bool active, struct ai
     if (active && !__atomic_load_n(&L->hungry, __ATOMIC_RELAXED)) {
         __atomic_store_n(&L->hungry, 1, __ATOMIC_RELEASE);
         __atomic_fetch_add(&s->hungry, 1, __ATOMIC_ACQ_REL);
+        /* busy loops look at their own `asked` between passes, not at
+         * shared state: nothing for the single-loop hot path to load */
+        for (unsigned i = 0; i < s->nloops; i++)
+            if (&s->loops[i] != L) __atomic_store_n(&s->loops[i].asked, 1, __ATOMIC_RELAXED);
     }
     for (unsigned i = 0; i < IDLE_SPINS; i++) {
         if (remote_peek(L)) goto awake;
@@ -797,7 +801,10 @@ static int loop_run(struct coro_loop *L, bool main_loop)
             }
             rc = aio_ring_complete(L->ring, block ? AIO_WAIT : AIO_NOWAIT, &r);
         } else {
-            if (L->runq_len >= 2 && __atomic_load_n(&s->hungry, __ATOMIC_RELAXED)) donate(L);
+            if (__atomic_load_n(&L->asked, __ATOMIC_RELAXED)) {
+                if (!__atomic_load_n(&s->hungry, __ATOMIC_ACQUIRE)) __atomic_store_n(&L->asked, 0, __ATOMIC_RELAXED);
+                else if (L->runq_len >= 2) donate(L);
+            }
             rc = block ? loop_idle(L, main_loop, active, &r) : aio_ring_complete(L->ring, AIO_NOWAIT, &r);
         }
         L->ring_busy = aio_ring_in_flight(L->ring) != 0;
