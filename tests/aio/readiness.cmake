@@ -11,11 +11,4 @@ list(APPEND CAIO_SPECIAL_TESTS test_fallback)
 # threads_pool: the worker pool's hand-overs, on every backend, as a plain
 # program (Criterion cannot start under TSan); labelled "threads" so the TSan
 # run takes it.
-add_executable(threads_pool ${CMAKE_CURRENT_SOURCE_DIR}/threads_pool.c)
-target_compile_definitions(threads_pool PRIVATE _GNU_SOURCE)
-target_link_libraries(threads_pool PRIVATE caio::aio Threads::Threads)
-foreach(b IN LISTS CAIO_TEST_BACKENDS)
-  add_test(NAME threads_pool.${b} COMMAND threads_pool)
-  set_tests_properties(threads_pool.${b} PROPERTIES ENVIRONMENT "AIO_BACKEND=${b}"
-                       LABELS "aio;${b};threads" TIMEOUT 120)
-endforeach()
+caio_test(threads_pool LINK caio::aio LABELS aio threads SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/threads_pool.c)
