@@ -1,7 +1,8 @@
 /*
  * struct aio_ring_options.flags: unknown bits are refused, and a ring with
  * AIO_RING_EAGER_CHAINS gives the same results as one without, on every
- * backend (it only changes when the kernel starts a linked op).
+ * backend (it only changes when the kernel starts a linked op). Also what a
+ * ring's own callbacks may and may not do with it.
  */
 #include <aio/aio.h>
 #include <criterion/criterion.h>
@@ -54,3 +55,35 @@ static void linked_exchange(uint32_t flags)
 
 Test(ring_flags, eager_chains_same_results, .timeout = 10) { linked_exchange(AIO_RING_EAGER_CHAINS); }
 Test(ring_flags, default_same_results, .timeout = 10) { linked_exchange(0); }
+
+/* A callback may queue on its ring but not reap it: aio_ring_complete and
+ * aio_ring_complete_timeout refuse with -EDEADLK, and nothing is lost. */
+struct reentry { struct aio_ring *ring; int complete_rc, timeout_rc, queue_rc, calls; };
+
+static void reenter(void *ctx, aio_id id, uint64_t userdata, int result)
+{
+    (void)id;
+    (void)result;
+    struct reentry *r = ctx;
+    r->calls++;
+    if (userdata != 1) return;
+    r->complete_rc = aio_ring_complete(r->ring, AIO_NOWAIT, NULL);
+    r->timeout_rc = aio_ring_complete_timeout(r->ring, 0, NULL);
+    struct aio_op next = AIO_NOP(.userdata = 2);
+    r->queue_rc = aio_ring_queue(r->ring, &next, 1);
+}
+
+Test(ring_flags, callback_cannot_reap_its_ring, .timeout = 10)
+{
+    struct reentry r = { .complete_rc = 1, .timeout_rc = 1, .queue_rc = 1 };
+    cr_assert_eq(aio_ring_create(&r.ring, &(struct aio_ring_options){ .entries = 4, .on_complete = reenter, .ctx = &r }), 0);
+    struct aio_op op = AIO_NOP(.userdata = 1);
+    cr_assert_eq(aio_ring_queue(r.ring, &op, 1), 0);
+    cr_assert_geq(aio_ring_complete_all(r.ring), 0);
+    cr_assert_eq(r.complete_rc, -EDEADLK);
+    cr_assert_eq(r.timeout_rc, -EDEADLK);
+    cr_assert_eq(r.queue_rc, 0, "queueing from a callback must work");
+    cr_assert_eq(r.calls, 2, "the op queued from the callback must complete too");
+    cr_assert_eq(aio_ring_in_flight(r.ring), 0);
+    aio_ring_destroy(r.ring);
+}
