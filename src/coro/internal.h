@@ -100,8 +100,9 @@ void coro_stack_put(struct coro_stack_pool *p, const struct coro_stack *s);
 /* ---- tasks --------------------------------------------------------------- */
 
 enum coro_task_state {
-    CORO_T_RUNNABLE,            /* on a run queue */
-    CORO_T_RUNNING,
+    CORO_T_READY,               /* on a run queue or running: nothing tells the
+                                 * two apart, so a switch between ready tasks
+                                 * writes no state */
     CORO_T_IO,                  /* waiting for its I/O batch */
     CORO_T_PARKED,              /* waiting on a sync object, a join, the blocking pool */
     CORO_T_DONE
@@ -125,6 +126,7 @@ struct coro_task {
     bool guarded;                   /* == stack.guarded */
     uint8_t check_countdown;        /* switches until the next bottom-word check */
     bool cancel_pending;            /* a cancel waits for the next wait */
+    bool raw_frame;                 /* suspended by coro_arch_yield: resume with nothing passed */
     struct coro_task *remote_next;  /* remote queue link */
     struct coro_task *retry_next;   /* loop's cancel-retry / space-wait lists */
     unsigned remote_flags;          /* atomic: CORO_REMOTE_* pending */
@@ -212,11 +214,17 @@ static inline struct coro_task *coro_self_(void)
     return L ? L->current : NULL;
 }
 
-/* Every op coro puts on a loop's ring goes through here. */
+/* Every op coro puts on a loop's ring goes through here. The first op of a
+ * pass that began with nothing in flight ends that pass once the tasks now
+ * runnable have had their turn, so it reaches the kernel without waiting
+ * for a long idle budget (sched.c, pass_renew). */
 static inline int coro_loop_queue_(struct coro_loop *L, const struct aio_op *ops, size_t n, aio_batch_fn fn, void *ctx,
                                    aio_id *ids)
 {
-    L->ring_busy = true;
+    if (!L->ring_busy) {
+        L->ring_busy = true;
+        if (L->budget > L->runq_len) L->budget = L->runq_len;
+    }
     return aio_ring_queue_batch(L->ring, ops, n, fn, ctx, ids);
 }
 

@@ -42,6 +42,7 @@ __thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec"
 #define ALTSTACK_SIZE (64u << 10)
 #define SMALL_BATCH 32u /* ids on the stack up to this batch size, malloc beyond */
 #define PASS_WAKES_MAX 1024u
+#define IDLE_PASS 256u /* starts in a pass begun with nothing in flight (pass_renew) */
 /* Polls of the remote queue before an idle loop sleeps, a pause each: a
  * wake-up that arrives meanwhile costs no syscall (one later costs ~23 us
  * across vCPUs, NOTES). Kept short on purpose: measured with bench_echo on
@@ -103,14 +104,19 @@ static __attribute__((noreturn)) void overflow_report(const struct coro_task *t,
  * switch: that word sits on another page, and reading it costs a TLB miss per
  * switch when a million tasks take turns (measured: 140 ns instead of 66). */
 #define BOTTOM_CHECK_EVERY 16
-static inline void check_bottom(struct coro_task *t, bool always)
+static __attribute__((noinline)) void check_unguarded(struct coro_task *t, bool always)
 {
-    if (t->guarded) return;
-    char here;
+    char here; /* this frame sits just below the caller's: close enough */
     if (__builtin_expect((uintptr_t)&here < (uintptr_t)t->stack_lo + 256, 0)) overflow_report(t, (uintptr_t)&here);
     if (!always && --t->check_countdown) return;
     t->check_countdown = BOTTOM_CHECK_EVERY;
     if (__builtin_expect(*(const volatile uint64_t *)t->stack_lo != 0, 0)) overflow_report(t, 0);
+}
+
+/* Out of line: the address of a local would give every switch a frame. */
+static inline void check_bottom(struct coro_task *t, bool always)
+{
+    if (__builtin_expect(!t->guarded, 0)) check_unguarded(t, always);
 }
 
 /* Signal dispositions are per process, so the previous ones are too. */
@@ -147,7 +153,10 @@ static void loop_poke(struct coro_loop *L, struct coro_loop *from);
 
 /* ---- switching ----------------------------------------------------------- */
 
-static inline void ctx_switch(struct coro_ctx *from, struct coro_ctx *to, bool dying)
+/* Switches from one context to another; returns, once something switches
+ * back, the `pass` that switcher gave: NULL, or the loop when it left work
+ * for whoever runs next (after_switch). */
+static inline void *ctx_switch(struct coro_ctx *from, struct coro_ctx *to, bool dying, void *pass)
 {
 #if CORO_ASAN
     __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
@@ -156,14 +165,16 @@ static inline void ctx_switch(struct coro_ctx *from, struct coro_ctx *to, bool d
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     (void)dying;
-    coro_arch_enter(&from->sp, to->sp);
+    pass = coro_arch_enter(&from->sp, to->sp, pass);
 #if CORO_ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
+    return pass;
 }
 
-/* Work left by the context that just switched away. */
-static inline void after_switch(struct coro_loop *L)
+/* Work left by the context that just switched away: a lock to release, a
+ * finished task to drop. */
+static __attribute__((noinline)) void after_switch_work(struct coro_loop *L)
 {
     if (L->post_unlock) {
         int *l = L->post_unlock;
@@ -177,9 +188,21 @@ static inline void after_switch(struct coro_loop *L)
     }
 }
 
+/* What a switcher passes: the loop if it left work behind, else NULL, so the
+ * common resume tests a register instead of loading from the loop. */
+static inline void *pass_work(struct coro_loop *L)
+{
+    return L->post_unlock || L->dead ? L : NULL;
+}
+
+static inline void after_switch(void *pass)
+{
+    if (__builtin_expect(pass != NULL, 0)) after_switch_work(pass);
+}
+
 static inline void runq_push(struct coro_loop *L, struct coro_task *t)
 {
-    t->state = CORO_T_RUNNABLE;
+    t->state = CORO_T_READY;
     t->next = NULL;
     if (L->runq_tail) L->runq_tail->next = t;
     else L->runq_head = t;
@@ -201,22 +224,51 @@ static inline bool remote_peek(struct coro_loop *L)
     return __atomic_load_n(&L->remote_head, __ATOMIC_ACQUIRE) != NULL;
 }
 
-/* The task to run after the current one suspends, or NULL for the loop. When
- * the pass is over but nothing is in flight and nothing else waits for the
- * loop, a new pass starts right here: the loop would only have made a
- * complete(NOWAIT) that does nothing. */
+/* The pass's budget is spent and tasks are runnable. When nothing is in
+ * flight and nothing else waits for the loop, a new pass starts right here
+ * (the loop would only make a complete(NOWAIT) that does nothing) and returns
+ * true. Such a pass gets at least IDLE_PASS starts, so tasks that only yield
+ * to each other do not come back here every few switches; the first op
+ * queued cuts it down to the tasks then runnable (coro_loop_queue_). */
+static __attribute__((noinline)) bool pass_renew(struct coro_loop *L)
+{
+    if (L->ring_busy || remote_peek(L) || L->retry_head || L->space_head ||
+        __atomic_load_n(&L->asked, __ATOMIC_RELAXED))
+        return false;
+    L->budget = L->runq_len > IDLE_PASS ? L->runq_len : IDLE_PASS;
+    L->pass_wakes = 0;
+    return true;
+}
+
+/* The task to run after the current one suspends, or NULL for the loop. */
 static inline struct coro_task *next_task(struct coro_loop *L)
 {
     if (!L->runq_head) return NULL;
-    if (!L->budget) {
-        if (L->ring_busy || remote_peek(L) || L->retry_head || L->space_head ||
-            __atomic_load_n(&L->asked, __ATOMIC_RELAXED))
-            return NULL;
-        L->budget = L->runq_len;
-        L->pass_wakes = 0;
-    }
+    if (!L->budget && !pass_renew(L)) return NULL;
     L->budget--;
     return runq_pop(L);
+}
+
+static inline void runq_push_front(struct coro_loop *L, struct coro_task *t)
+{
+    t->next = L->runq_head;
+    L->runq_head = t;
+    if (!L->runq_tail) L->runq_tail = t;
+    L->runq_len++;
+}
+
+/* next, unless a switch to it would lose work: a task coro_yield suspended
+ * resumes straight in its caller (raw_frame), where nothing looks at what the
+ * switcher passes. Then the loop gets the switch instead, does the work and
+ * starts next first thing. Rare: it takes a yielding task next to a task that
+ * parks or ends. */
+static inline struct coro_task *next_for_pass(struct coro_loop *L, struct coro_task *next, void *pass)
+{
+    if (__builtin_expect(next && pass && next->raw_frame, 0)) {
+        runq_push_front(L, next);
+        return NULL;
+    }
+    return next;
 }
 
 void coro_suspend_(struct coro_task *t)
@@ -224,25 +276,27 @@ void coro_suspend_(struct coro_task *t)
     struct coro_loop *L = t->loop;
     check_bottom(t, false);
     struct coro_task *next = next_task(L);
-    if (next == t) { t->state = CORO_T_RUNNING; return; }
+    if (next == t) return; /* woken meanwhile: runs on */
+    void *pass = pass_work(L);
+    next = next_for_pass(L, next, pass);
+    t->raw_frame = false;
     if (next) {
-        next->state = CORO_T_RUNNING;
         L->current = next;
-        ctx_switch(&t->ctx, &next->ctx, false);
+        pass = ctx_switch(&t->ctx, &next->ctx, false, pass);
     } else {
         L->current = NULL;
-        ctx_switch(&t->ctx, &L->ctx, false);
+        pass = ctx_switch(&t->ctx, &L->ctx, false, pass);
     }
-    after_switch(coro_tl_loop_);
+    after_switch(pass);
 }
 
-static void task_entry(void *arg)
+static void task_entry(void *arg, void *pass)
 {
     struct coro_task *t = arg;
 #if CORO_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    after_switch(coro_tl_loop_);
+    after_switch(pass);
     t->result = t->fn(t->arg);
 
     struct coro_loop *L = coro_tl_loop_;
@@ -253,14 +307,13 @@ static void task_entry(void *arg)
     if (__atomic_fetch_sub(&s->live, 1, __ATOMIC_ACQ_REL) == 1 && L != &s->loops[0])
         loop_poke(&s->loops[0], L); /* coro_run may return now */
     L->dead = t;
-    struct coro_task *next = next_task(L);
+    struct coro_task *next = next_for_pass(L, next_task(L), L);
     if (next) {
-        next->state = CORO_T_RUNNING;
         L->current = next;
-        ctx_switch(&t->ctx, &next->ctx, true);
+        ctx_switch(&t->ctx, &next->ctx, true, L);
     } else {
         L->current = NULL;
-        ctx_switch(&t->ctx, &L->ctx, true);
+        ctx_switch(&t->ctx, &L->ctx, true, L);
     }
     __builtin_unreachable();
 }
@@ -561,12 +614,50 @@ int coro_io_complete(const struct aio_op *ops, size_t n) { return io_batch(ops, 
 
 int coro_sleep(uint64_t ns) { return coro_io_single(AIO_TIMEOUT(.ns = ns)); }
 
+/* coro_yield's general case: what any suspend does. */
+static __attribute__((noinline)) void yield_slow(struct coro_loop *L, struct coro_task *t)
+{
+    if (!t) return; /* the loop's own context */
+    runq_push(L, t);
+    coro_suspend_(t);
+}
+
 void coro_yield(void)
 {
-    struct coro_task *t = coro_self_();
-    if (!t) return;
-    runq_push(t->loop, t);
-    coro_suspend_(t);
+    struct coro_loop *L = coro_tl_loop_;
+    if (!L) return;
+    struct coro_task *t = L->current, *next = L->runq_head;
+    /* The common case, a task on a guarded stack in a pass with tasks left
+     * to start, does what runq_push + coro_suspend_ would, written for few
+     * instructions: bench_coro_switch times this path, and measured there,
+     * every six instructions here cost a cycle (arch/x86_64_sysv.S). No
+     * call either, which would make this function save registers. Both tasks
+     * are ready and stay so: no state to write. */
+    if (__builtin_expect(!t || !next || !t->guarded, 0)) {
+        yield_slow(L, t);
+        return;
+    }
+    if (__builtin_expect(L->budget == 0, 0)) {
+        yield_slow(L, t);
+        return;
+    }
+    L->budget--;
+    /* t takes the tail, next leaves the head; when next was alone there, this
+     * writes next->next, unused while it runs */
+    struct coro_task *after = next->next;
+    t->next = NULL;
+    L->runq_tail->next = t;
+    L->runq_head = after ? after : t;
+    L->runq_tail = t;
+    L->current = next;
+#if CORO_ASAN || CORO_TSAN
+    /* the sanitizers must hear of the switch on both sides */
+    after_switch(ctx_switch(&t->ctx, &next->ctx, false, NULL));
+#else
+    /* suspended here, t resumes directly in whoever called coro_yield */
+    t->raw_frame = true;
+    coro_arch_yield(&t->ctx.sp, next->ctx.sp);
+#endif
 }
 
 struct coro_task *coro_current(void) { return coro_self_(); }
@@ -623,7 +714,7 @@ int coro_spawn(struct coro_scheduler *s, coro_fn fn, void *arg, const struct cor
 #endif
     __atomic_fetch_add(&s->live, 1, __ATOMIC_ACQ_REL);
     if (!detached) *out = t;
-    t->state = CORO_T_RUNNABLE;
+    t->state = CORO_T_READY;
     /* One loop and no coro_run active: nobody drives its run queue. With
      * several, the workers do, so only the remote queue is safe. */
     if (coro_tl_loop_ == L || (s->nloops == 1 && !__atomic_load_n(&s->running, __ATOMIC_ACQUIRE)))
@@ -783,10 +874,8 @@ static int loop_run(struct coro_loop *L, bool main_loop)
             L->budget = L->runq_len - 1;
             L->pass_wakes = 0;
             struct coro_task *t = runq_pop(L);
-            t->state = CORO_T_RUNNING;
             L->current = t;
-            ctx_switch(&L->ctx, &t->ctx, false);
-            after_switch(L);
+            after_switch(ctx_switch(&L->ctx, &t->ctx, false, NULL));
             if (main_loop && __atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
         }
         struct aio_result r = { 0, 0 };
