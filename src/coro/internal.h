@@ -151,8 +151,8 @@ struct coro_loop {
     struct aio_ring *ring;
     struct coro_ctx ctx;            /* the loop's own context (the thread's stack) */
     struct coro_task *current;
-    struct coro_task *runq_head, *runq_tail;
-    size_t runq_len;
+    struct coro_task *runq_tail;    /* the ring of ready tasks (sched.c); its head is runq_tail->next */
+    size_t runq_len;                /* tasks in the ring, the running one included */
     size_t budget;                  /* tasks this pass may still start */
     size_t pass_wakes;              /* tasks woken by tasks during this pass */
     int *post_unlock;               /* released by whoever runs after a switch */
@@ -223,7 +223,8 @@ static inline int coro_loop_queue_(struct coro_loop *L, const struct aio_op *ops
 {
     if (!L->ring_busy) {
         L->ring_busy = true;
-        if (L->budget > L->runq_len) L->budget = L->runq_len;
+        size_t waiting = L->runq_len - (L->current != NULL); /* the running task is in the ring */
+        if (L->budget > waiting) L->budget = waiting;
     }
     return aio_ring_queue_batch(L->ring, ops, n, fn, ctx, ids);
 }

@@ -200,23 +200,40 @@ static inline void after_switch(void *pass)
     if (__builtin_expect(pass != NULL, 0)) after_switch_work(pass);
 }
 
+/*
+ * The run queue is a ring: the ready tasks in a circle through `next`,
+ * runq_tail its last, runq_tail->next its head, the next to start. A task
+ * that runs stays in the ring, as its head, until it suspends: then it
+ * leaves (it waits for something), or, still ready (it yields, or was woken
+ * before it could wait), becomes the tail. So a yield from one ready task to
+ * the next moves no task at all, it advances runq_tail by one.
+ */
+
+/* Makes t ready to run after every task now in the ring. The running task is
+ * in it already (woken before it could wait: it stays, and goes on, or to the
+ * back, when it suspends). */
 static inline void runq_push(struct coro_loop *L, struct coro_task *t)
 {
     t->state = CORO_T_READY;
-    t->next = NULL;
-    if (L->runq_tail) L->runq_tail->next = t;
-    else L->runq_head = t;
+    if (t == L->current) return;
+    struct coro_task *tail = L->runq_tail;
+    if (tail) {
+        t->next = tail->next;
+        tail->next = t;
+    } else {
+        t->next = t;
+    }
     L->runq_tail = t;
     L->runq_len++;
 }
 
-static inline struct coro_task *runq_pop(struct coro_loop *L)
+/* Takes the head, the running task, out of the ring. */
+static inline void runq_remove_head(struct coro_loop *L)
 {
-    struct coro_task *t = L->runq_head;
-    L->runq_head = t->next;
-    if (!L->runq_head) L->runq_tail = NULL;
+    struct coro_task *tail = L->runq_tail, *head = tail->next;
+    if (head == tail) L->runq_tail = NULL;
+    else tail->next = head->next;
     L->runq_len--;
-    return t;
 }
 
 static inline bool remote_peek(struct coro_loop *L)
@@ -240,34 +257,24 @@ static __attribute__((noinline)) bool pass_renew(struct coro_loop *L)
     return true;
 }
 
-/* The task to run after the current one suspends, or NULL for the loop. */
+/* The task to run after the current one has left the head (suspended),
+ * or NULL for the loop. It becomes the head by staying where it is. */
 static inline struct coro_task *next_task(struct coro_loop *L)
 {
-    if (!L->runq_head) return NULL;
+    if (!L->runq_tail) return NULL;
     if (!L->budget && !pass_renew(L)) return NULL;
     L->budget--;
-    return runq_pop(L);
-}
-
-static inline void runq_push_front(struct coro_loop *L, struct coro_task *t)
-{
-    t->next = L->runq_head;
-    L->runq_head = t;
-    if (!L->runq_tail) L->runq_tail = t;
-    L->runq_len++;
+    return L->runq_tail->next;
 }
 
 /* next, unless a switch to it would lose work: a task coro_yield suspended
  * resumes straight in its caller (raw_frame), where nothing looks at what the
  * switcher passes. Then the loop gets the switch instead, does the work and
- * starts next first thing. Rare: it takes a yielding task next to a task that
- * parks or ends. */
-static inline struct coro_task *next_for_pass(struct coro_loop *L, struct coro_task *next, void *pass)
+ * starts next (still the head) first thing. Rare: it takes a yielding task
+ * next to a task that parks or ends. */
+static inline struct coro_task *next_for_pass(struct coro_task *next, void *pass)
 {
-    if (__builtin_expect(next && pass && next->raw_frame, 0)) {
-        runq_push_front(L, next);
-        return NULL;
-    }
+    if (__builtin_expect(next && pass && next->raw_frame, 0)) return NULL;
     return next;
 }
 
@@ -275,10 +282,12 @@ void coro_suspend_(struct coro_task *t)
 {
     struct coro_loop *L = t->loop;
     check_bottom(t, false);
+    if (t->state == CORO_T_READY) L->runq_tail = t; /* yields, or was woken meanwhile: to the back */
+    else runq_remove_head(L);
     struct coro_task *next = next_task(L);
-    if (next == t) return; /* woken meanwhile: runs on */
+    if (next == t) return; /* alone and ready: runs on */
     void *pass = pass_work(L);
-    next = next_for_pass(L, next, pass);
+    next = next_for_pass(next, pass);
     t->raw_frame = false;
     if (next) {
         L->current = next;
@@ -307,7 +316,8 @@ static void task_entry(void *arg, void *pass)
     if (__atomic_fetch_sub(&s->live, 1, __ATOMIC_ACQ_REL) == 1 && L != &s->loops[0])
         loop_poke(&s->loops[0], L); /* coro_run may return now */
     L->dead = t;
-    struct coro_task *next = next_for_pass(L, next_task(L), L);
+    runq_remove_head(L);
+    struct coro_task *next = next_for_pass(next_task(L), L);
     if (next) {
         L->current = next;
         ctx_switch(&t->ctx, &next->ctx, true, L);
@@ -615,39 +625,28 @@ int coro_io_complete(const struct aio_op *ops, size_t n) { return io_batch(ops, 
 int coro_sleep(uint64_t ns) { return coro_io_single(AIO_TIMEOUT(.ns = ns)); }
 
 /* coro_yield's general case: what any suspend does. */
-static __attribute__((noinline)) void yield_slow(struct coro_loop *L, struct coro_task *t)
+static __attribute__((noinline)) void yield_slow(struct coro_task *t)
 {
-    if (!t) return; /* the loop's own context */
-    runq_push(L, t);
     coro_suspend_(t);
 }
 
 void coro_yield(void)
 {
     struct coro_loop *L = coro_tl_loop_;
-    if (!L) return;
-    struct coro_task *t = L->current, *next = L->runq_head;
+    struct coro_task *t = L ? L->current : NULL;
+    if (!t) return; /* not in a task */
+    struct coro_task *next = t->next;
     /* The common case, a task on a guarded stack in a pass with tasks left
-     * to start, does what runq_push + coro_suspend_ would, written for few
-     * instructions: bench_coro_switch times this path, and measured there,
-     * every six instructions here cost a cycle (arch/x86_64_sysv.S). No
-     * call either, which would make this function save registers. Both tasks
-     * are ready and stay so: no state to write. */
-    if (__builtin_expect(!t || !next || !t->guarded, 0)) {
-        yield_slow(L, t);
-        return;
-    }
-    if (__builtin_expect(L->budget == 0, 0)) {
-        yield_slow(L, t);
+     * to start, does what coro_suspend_ would, written for few instructions:
+     * bench_coro_switch times this path, and measured there, every few
+     * instructions more here cost a cycle (arch/x86_64_sysv.S). No call
+     * either, which would make this function save registers. t stays in the
+     * ring as its tail, next is its head already. */
+    if (__builtin_expect(next == t || !L->budget || !t->guarded, 0)) {
+        yield_slow(t);
         return;
     }
     L->budget--;
-    /* t takes the tail, next leaves the head; when next was alone there, this
-     * writes next->next, unused while it runs */
-    struct coro_task *after = next->next;
-    t->next = NULL;
-    L->runq_tail->next = t;
-    L->runq_head = after ? after : t;
     L->runq_tail = t;
     L->current = next;
 #if CORO_ASAN || CORO_TSAN
@@ -787,10 +786,10 @@ static void donate(struct coro_loop *L)
     }
     if (!H) return;
     size_t n = L->runq_len, keep_first = n - n / 2, i = 0, given = 0;
-    struct coro_task *t = L->runq_head, *give_head = NULL, *give_tail = NULL;
-    L->runq_head = L->runq_tail = NULL;
+    struct coro_task *t = L->runq_tail->next, *give_head = NULL, *give_tail = NULL;
+    L->runq_tail = NULL;
     L->runq_len = 0;
-    while (t) {
+    for (size_t k = 0; k < n; k++) { /* the ring has no end: count */
         struct coro_task *nx = t->next;
         unsigned zero = 0;
         if (i++ >= keep_first && !t->pinned && !t->in_retry &&
@@ -873,7 +872,7 @@ static int loop_run(struct coro_loop *L, bool main_loop)
         if (active && L->runq_len) {
             L->budget = L->runq_len - 1;
             L->pass_wakes = 0;
-            struct coro_task *t = runq_pop(L);
+            struct coro_task *t = L->runq_tail->next; /* the head: it stays in the ring while it runs */
             L->current = t;
             after_switch(ctx_switch(&L->ctx, &t->ctx, false, NULL));
             if (main_loop && __atomic_load_n(&s->live, __ATOMIC_ACQUIRE) == 0) break;
