@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xmmintrin.h>
 #if defined(__has_include)
 #  if __has_include(<valgrind/valgrind.h>)
@@ -256,5 +257,192 @@ Test(core, scheduler_reusable_after_run)
         cr_assert_eq(coro_task_join(t, &r), 0);
         cr_assert_eq((intptr_t)r, round + 100);
     }
+    coro_scheduler_destroy(s);
+}
+
+/* ---- yields beside tasks that park, wake and end ----------------------------
+ * A task suspended by coro_yield resumes straight in its caller; a task that
+ * parks or ends leaves work for whoever runs next (an unlock, its own
+ * memory), which such a task would never do. Tasks that park and end between
+ * yielding tasks exercise the way round through the loop. */
+
+struct mixed {
+    struct coro_event ev[4];
+    int yields[4];
+    int woken;
+    int ended;
+};
+
+struct mixed_arg { struct mixed *m; int id; };
+
+static void *yielder(void *p)
+{
+    struct mixed_arg *a = p;
+    for (int i = 0; i < 300; i++) {
+        a->m->yields[a->id]++;
+        if (i == 50 + 40 * a->id) coro_event_set(&a->m->ev[a->id]); /* wakes a parked task */
+        coro_yield();
+    }
+    return (void *)(intptr_t)(a->id + 1000);
+}
+
+static void *parker(void *p)
+{
+    struct mixed_arg *a = p;
+    coro_yield();
+    if (coro_event_wait(&a->m->ev[a->id]) != 0) return NULL;
+    a->m->woken++;
+    for (int i = 0; i < a->id; i++) coro_yield();
+    return (void *)(intptr_t)(a->id + 2000);
+}
+
+static void *ender(void *p)
+{
+    struct mixed_arg *a = p;
+    for (int i = 0; i < a->id; i++) coro_yield();
+    a->m->ended++;
+    return (void *)(intptr_t)(a->id + 3000);
+}
+
+static void run_mixed(unsigned threads)
+{
+    struct coro_scheduler *s;
+    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .threads = threads }), 0);
+    struct mixed m;
+    memset(&m, 0, sizeof m);
+    for (int i = 0; i < 4; i++) coro_event_init(&m.ev[i]);
+    struct mixed_arg args[12];
+    struct coro_task *t[12];
+    /* interleaved, so a parker or an ender often comes right after a yielder */
+    for (int i = 0; i < 4; i++) {
+        args[3 * i] = (struct mixed_arg){ &m, i };
+        args[3 * i + 1] = (struct mixed_arg){ &m, i };
+        args[3 * i + 2] = (struct mixed_arg){ &m, i };
+        cr_assert_eq(coro_spawn(s, yielder, &args[3 * i], NULL, &t[3 * i]), 0);
+        cr_assert_eq(coro_spawn(s, parker, &args[3 * i + 1], NULL, &t[3 * i + 1]), 0);
+        cr_assert_eq(coro_spawn(s, ender, &args[3 * i + 2], NULL, &t[3 * i + 2]), 0);
+    }
+    cr_assert_eq(coro_run(s), 0);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(m.yields[i], 300, "yielder %d", i);
+        void *r;
+        cr_assert_eq(coro_task_join(t[3 * i], &r), 0);
+        cr_assert_eq((intptr_t)r, i + 1000);
+        cr_assert_eq(coro_task_join(t[3 * i + 1], &r), 0);
+        cr_assert_eq((intptr_t)r, i + 2000, "parker %d", i);
+        cr_assert_eq(coro_task_join(t[3 * i + 2], &r), 0);
+        cr_assert_eq((intptr_t)r, i + 3000);
+    }
+    /* one loop: the counters are plain ints */
+    if (threads == 1) {
+        cr_assert_eq(m.woken, 4);
+        cr_assert_eq(m.ended, 4);
+    }
+    coro_scheduler_destroy(s);
+}
+
+Test(core, yields_beside_tasks_that_park_and_end)
+{
+    run_mixed(1);
+}
+
+Test(core, yields_beside_tasks_that_park_and_end_two_loops)
+{
+    run_mixed(2);
+}
+
+/* ---- a yielding task does not hold back I/O, timers or other threads -------- */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static volatile int spin_done;
+
+static void *spin_until_done(void *p)
+{
+    long *n = p;
+    while (!spin_done) {
+        coro_yield();
+        ++*n;
+    }
+    return NULL;
+}
+
+static void *sleep_then_done(void *p)
+{
+    (void)p;
+    if (coro_sleep(20 * 1000 * 1000) != 0) return NULL;
+    spin_done = 1;
+    return p;
+}
+
+static void *slow_fn(void *p)
+{
+    struct timespec ts = { 0, 20 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    return p;
+}
+
+static void *blocking_then_done(void *p)
+{
+    void *r = NULL;
+    if (coro_blocking(slow_fn, p, &r) != 0 || r != p) return NULL;
+    spin_done = 1;
+    return p;
+}
+
+static void spin_beside(coro_fn other)
+{
+    struct coro_scheduler *s;
+    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .threads = 1 }), 0);
+    spin_done = 0;
+    long spins = 0;
+    struct coro_task *a, *b;
+    cr_assert_eq(coro_spawn(s, spin_until_done, &spins, NULL, &a), 0);
+    cr_assert_eq(coro_spawn(s, other, &spins, NULL, &b), 0);
+    uint64_t t0 = mono_ns();
+    cr_assert_eq(coro_run(s), 0);
+    uint64_t el = mono_ns() - t0;
+    void *r;
+    cr_assert_eq(coro_task_join(b, &r), 0);
+    cr_assert_eq(r, &spins);
+    cr_assert_eq(coro_task_join(a, NULL), 0);
+    cr_assert_geq(el, 19 * 1000 * 1000u, "finished after %llu ns", (unsigned long long)el);
+    cr_assert_lt(el, 2000 * 1000 * 1000ull, "a yielding task held the loop back: %llu ns", (unsigned long long)el);
+    cr_assert_gt(spins, 10, "the spinning task did not run meanwhile");
+    coro_scheduler_destroy(s);
+}
+
+Test(core, a_yielding_task_lets_a_timer_fire)
+{
+    spin_beside(sleep_then_done);
+}
+
+Test(core, a_yielding_task_lets_a_blocking_call_finish)
+{
+    /* the pool's completion arrives from another thread */
+    spin_beside(blocking_then_done);
+}
+
+static void *lone_yielder(void *p)
+{
+    for (int i = 0; i < 1000; i++) coro_yield();
+    return p;
+}
+
+Test(core, a_task_alone_yields_and_goes_on)
+{
+    struct coro_scheduler *s;
+    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .threads = 1 }), 0);
+    struct coro_task *t;
+    cr_assert_eq(coro_spawn(s, lone_yielder, s, NULL, &t), 0);
+    cr_assert_eq(coro_run(s), 0);
+    void *r;
+    cr_assert_eq(coro_task_join(t, &r), 0);
+    cr_assert_eq(r, s);
     coro_scheduler_destroy(s);
 }
