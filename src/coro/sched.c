@@ -475,14 +475,6 @@ static void arm_wake(struct coro_loop *L)
     if (coro_loop_queue_(L, &op, 1, wake_done, L, NULL) == 0) L->wake_armed = true;
 }
 
-static bool remote_pending(struct coro_loop *L)
-{
-    pthread_mutex_lock(&L->remote_lock);
-    bool any = L->remote_head != NULL;
-    pthread_mutex_unlock(&L->remote_lock);
-    return any;
-}
-
 /* ---- cancellation -------------------------------------------------------- */
 
 static void ignore_result(void *ctx, size_t index, int result)
@@ -881,7 +873,10 @@ static int loop_run(struct coro_loop *L, bool main_loop)
         bool block = L->runq_len == 0 || !active;
         if (!multi) {
             if (block) arm_wake(L);
-            if (block && remote_pending(L)) block = false;
+            /* No lock: a post after this look finds the wake-up armed
+             * (remote_post notifies unless a notification is pending, and
+             * a pending one ends the wait too). */
+            if (block && remote_peek(L)) block = false;
             if (block && aio_ring_in_flight(L->ring) == 0) {
                 /* nothing can ever wake the remaining tasks */
                 rc = -EDEADLK;
