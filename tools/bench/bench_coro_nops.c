@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench_util.h"
 #include "coro_bench.h"
 
 #define BATCH 32
-#define BATCHES 200000L
+#define BATCHES 40000L /* per round and side */
+#define ROUNDS 11
 
 static void *nop_task(void *p)
 {
@@ -65,14 +67,23 @@ static double run_uring(void)
 
 int main(void)
 {
-    double o[3], b[3];
-    for (int i = 0; i < 3; i++) {
-        b[i] = run_uring();
-        o[i] = run_ours();
+    /* Short rounds, the two sides alternating in alternating order: the
+     * ratio is the median of the rounds' ratios (see bench_coro_switch). */
+    double o[ROUNDS], b[ROUNDS], r[ROUNDS];
+    (void)run_uring(); /* warm-up */
+    (void)run_ours();
+    for (int i = 0; i < ROUNDS; i++) {
+        if (i % 2) {
+            o[i] = run_ours();
+            b[i] = run_uring();
+        } else {
+            b[i] = run_uring();
+            o[i] = run_ours();
+        }
+        r[i] = o[i] / b[i];
     }
-    double om = bench_median3(o[0], o[1], o[2]), bm = bench_median3(b[0], b[1], b[2]);
-    printf("RESULT coro_nops_b32 %.2f Mnops/s\n", om / 1e6);
-    printf("RESULT uring_nops_b32 %.2f Mnops/s\n", bm / 1e6);
-    printf("RATIO coro_nops_b32 %.3f\n", om / bm);
+    bench_result("coro_nops_b32", bench_median(o, ROUNDS) / 1e6, "Mnops/s");
+    bench_result("uring_nops_b32", bench_median(b, ROUNDS) / 1e6, "Mnops/s");
+    bench_ratio("coro_nops_b32", bench_median(r, ROUNDS));
     return 0;
 }

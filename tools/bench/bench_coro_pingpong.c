@@ -13,9 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "coro_bench.h"
 
-#define TRIPS 100000L
+#define TRIPS 20000L /* per round and side */
+#define ROUNDS 11
 
 /* A connected loopback TCP pair: c[0] client side, c[1] server side. */
 static void tcp_pair(int c[2])
@@ -131,14 +133,24 @@ static double run_uring(void)
 
 int main(void)
 {
-    double o[3], b[3];
-    for (int i = 0; i < 3; i++) {
-        b[i] = run_uring();
-        o[i] = run_ours();
+    /* Short rounds, the two sides alternating in alternating order: the
+     * ratio is the median of the rounds' ratios, which the machine's drift
+     * over seconds moves far less than a ratio of separate long runs. */
+    double o[ROUNDS], b[ROUNDS], r[ROUNDS];
+    (void)run_uring(); /* warm-up */
+    (void)run_ours();
+    for (int i = 0; i < ROUNDS; i++) {
+        if (i % 2) {
+            o[i] = run_ours();
+            b[i] = run_uring();
+        } else {
+            b[i] = run_uring();
+            o[i] = run_ours();
+        }
+        r[i] = o[i] / b[i];
     }
-    double om = bench_median3(o[0], o[1], o[2]), bm = bench_median3(b[0], b[1], b[2]);
-    printf("RESULT coro_pingpong %.0f round-trips/s\n", om);
-    printf("RESULT uring_pingpong %.0f round-trips/s\n", bm);
-    printf("RATIO coro_pingpong_vs_uring %.3f\n", om / bm);
+    printf("RESULT coro_pingpong %.0f round-trips/s\n", bench_median(o, ROUNDS));
+    printf("RESULT uring_pingpong %.0f round-trips/s\n", bench_median(b, ROUNDS));
+    bench_ratio("coro_pingpong_vs_uring", bench_median(r, ROUNDS));
     return 0;
 }
