@@ -126,7 +126,8 @@ struct coro_task {
     bool guarded;                   /* == stack.guarded */
     uint8_t check_countdown;        /* switches until the next bottom-word check */
     bool cancel_pending;            /* a cancel waits for the next wait */
-    bool raw_frame;                 /* suspended by coro_arch_yield: resume with nothing passed */
+    bool takes_pass;                /* suspended where the switch returns into scheduler code, which
+                                     * does what the switcher passes (else: by coro_arch_yield) */
     struct coro_task *remote_next;  /* remote queue link */
     struct coro_task *retry_next;   /* loop's cancel-retry / space-wait lists */
     unsigned remote_flags;          /* atomic: CORO_REMOTE_* pending */
@@ -200,18 +201,27 @@ struct coro_scheduler {
     struct coro_blocking_pool blocking;
 };
 
-/* The loop run by this thread (set inside coro_run), the one thread-local.
- * A task may resume on another thread, so this is read afresh after every
- * switch; on x86_64 each access is an %fs-relative load, which no compiler
- * caches across the (opaque) switch. A port where the thread pointer is a
- * register the compiler may keep (aarch64's tpidr_el0 read) needs the read
- * behind a noinline function. */
+/* The loop run by this thread (set inside coro_run), the one thread-local;
+ * outside a scheduler thread it points to coro_no_loop_, an empty loop whose
+ * `current` is NULL, so coro_yield needs one test, not two, to find itself
+ * outside a task. A task may resume on another thread, so this is read
+ * afresh after every switch; on x86_64 each access is an %fs-relative load,
+ * which no compiler caches across the (opaque) switch. A port where the
+ * thread pointer is a register the compiler may keep (aarch64's tpidr_el0
+ * read) needs the read behind a noinline function. */
 extern __thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec")));
+extern struct coro_loop coro_no_loop_;
+
+/* This thread's loop, or NULL outside a scheduler thread. */
+static inline struct coro_loop *coro_this_loop_(void)
+{
+    struct coro_loop *L = coro_tl_loop_;
+    return L == &coro_no_loop_ ? NULL : L;
+}
 
 static inline struct coro_task *coro_self_(void)
 {
-    struct coro_loop *L = coro_tl_loop_;
-    return L ? L->current : NULL;
+    return coro_tl_loop_->current;
 }
 
 /* Every op coro puts on a loop's ring goes through here. The first op of a

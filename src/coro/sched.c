@@ -33,7 +33,8 @@
 #include <string.h>
 #include <unistd.h>
 
-__thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec")));
+struct coro_loop coro_no_loop_;
+__thread struct coro_loop *coro_tl_loop_ __attribute__((tls_model("initial-exec"))) = &coro_no_loop_;
 
 #define DEFAULT_STACK (64u << 10)
 #define MIN_STACK (4u << 10)
@@ -267,14 +268,15 @@ static inline struct coro_task *next_task(struct coro_loop *L)
     return L->runq_tail->next;
 }
 
-/* next, unless a switch to it would lose work: a task coro_yield suspended
- * resumes straight in its caller (raw_frame), where nothing looks at what the
- * switcher passes. Then the loop gets the switch instead, does the work and
- * starts next (still the head) first thing. Rare: it takes a yielding task
- * next to a task that parks or ends. */
+/* next, unless a switch to it would lose work: only a task suspended where
+ * the switch returns into scheduler code (takes_pass) looks at what the
+ * switcher passes; one coro_yield suspended resumes straight in its caller.
+ * Then the loop gets the switch instead, does the work and starts next (still
+ * the head) first thing. Rare: it takes a yielding task next to a task that
+ * parks or ends. */
 static inline struct coro_task *next_for_pass(struct coro_task *next, void *pass)
 {
-    if (__builtin_expect(next && pass && next->raw_frame, 0)) return NULL;
+    if (__builtin_expect(next && pass && !next->takes_pass, 0)) return NULL;
     return next;
 }
 
@@ -288,7 +290,7 @@ void coro_suspend_(struct coro_task *t)
     if (next == t) return; /* alone and ready: runs on */
     void *pass = pass_work(L);
     next = next_for_pass(next, pass);
-    t->raw_frame = false;
+    t->takes_pass = true;
     if (next) {
         L->current = next;
         pass = ctx_switch(&t->ctx, &next->ctx, false, pass);
@@ -296,6 +298,7 @@ void coro_suspend_(struct coro_task *t)
         L->current = NULL;
         pass = ctx_switch(&t->ctx, &L->ctx, false, pass);
     }
+    t->takes_pass = false;
     after_switch(pass);
 }
 
@@ -305,6 +308,7 @@ static void task_entry(void *arg, void *pass)
 #if CORO_ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
+    t->takes_pass = false;
     after_switch(pass);
     t->result = t->fn(t->arg);
 
@@ -390,7 +394,7 @@ static void remote_post(struct coro_loop *L, struct coro_task *t, unsigned flag)
     if (__atomic_fetch_or(&t->remote_flags, flag, __ATOMIC_ACQ_REL) != 0) return; /* queued already */
     bool asleep = remote_enqueue(L, t);
     if (L->sched->nloops > 1) {
-        if (asleep) loop_wake(L, coro_tl_loop_);
+        if (asleep) loop_wake(L, coro_this_loop_());
         return;
     }
     /* At most one notification until the loop's EVENT_WAIT consumes it
@@ -625,8 +629,8 @@ static __attribute__((noinline)) void yield_slow(struct coro_task *t)
 void coro_yield(void)
 {
     struct coro_loop *L = coro_tl_loop_;
-    struct coro_task *t = L ? L->current : NULL;
-    if (!t) return; /* not in a task */
+    struct coro_task *t = L->current;
+    if (!t) return; /* not in a task (coro_no_loop_ has none) */
     struct coro_task *next = t->next;
     /* The common case, a task on a guarded stack in a pass with tasks left
      * to start, does what coro_suspend_ would, written for few instructions:
@@ -643,10 +647,13 @@ void coro_yield(void)
     L->current = next;
 #if CORO_ASAN || CORO_TSAN
     /* the sanitizers must hear of the switch on both sides */
-    after_switch(ctx_switch(&t->ctx, &next->ctx, false, NULL));
+    t->takes_pass = true;
+    void *pass = ctx_switch(&t->ctx, &next->ctx, false, NULL);
+    t->takes_pass = false;
+    after_switch(pass);
 #else
-    /* suspended here, t resumes directly in whoever called coro_yield */
-    t->raw_frame = true;
+    /* suspended here, t resumes directly in whoever called coro_yield
+     * (takes_pass stays false: nothing to write) */
     coro_arch_yield(&t->ctx.sp, next->ctx.sp);
 #endif
 }
@@ -695,6 +702,7 @@ int coro_spawn(struct coro_scheduler *s, coro_fn fn, void *arg, const struct cor
         t->name[sizeof t->name - 1] = 0;
     }
     t->ctx.sp = coro_arch_make(t, task_entry, t);
+    t->takes_pass = true; /* task_entry does the work a first switch passes */
 #if CORO_ASAN
     t->ctx.stack_lo = st.lo;
     t->ctx.stack_size = (size_t)((char *)t - st.lo);
@@ -932,7 +940,7 @@ static void loop_enter(struct coro_loop *L, struct loop_thread *lt)
 static void loop_leave(struct loop_thread *lt)
 {
     if (lt->alt) sigaltstack(&lt->old_ss, NULL);
-    coro_tl_loop_ = NULL;
+    coro_tl_loop_ = &coro_no_loop_;
 }
 
 static void *worker_main(void *arg)
@@ -956,7 +964,7 @@ static void *worker_main(void *arg)
 int coro_run(struct coro_scheduler *s)
 {
     if (!s) return -EINVAL;
-    if (coro_tl_loop_) return -EBUSY;
+    if (coro_this_loop_()) return -EBUSY;
     if (__atomic_exchange_n(&s->running, 1, __ATOMIC_ACQ_REL)) return -EBUSY;
     struct coro_loop *L = &s->loops[0];
     struct loop_thread lt;
