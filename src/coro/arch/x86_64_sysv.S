@@ -7,15 +7,20 @@
  * bits and the x87 control word; the rest of the vector and x87 state is
  * caller-saved, and the compiler has already spilled whatever it still needs.
  *
- * The switch ends in `pop` + `jmp`, not `ret`: the return address belongs to a
- * different call site than the `call` that entered, so `ret` is always
- * mispredicted by the return-stack buffer (about 6 ns here, see NOTES.md),
- * while an indirect jump is predicted from its own history.
+ * coro_arch_switch ends in `pop` + `jmp`, not `ret`: it is entered by a jump
+ * (arch.h), and the resume address belongs to a different place than any
+ * `call`, so a `ret` would be mispredicted by the return-stack buffer (about
+ * 6 ns here, see NOTES.md), while an indirect jump is predicted from its own
+ * history. coro_arch_yield ends in `ret` on purpose: it is tail-called by a
+ * function that was itself called, and its `ret` is that function's return
+ * (predicted when the tasks yield from the same call site; otherwise it costs
+ * what any return after a switch costs).
  *
  * What it costs, measured on the Zen 4 machines of NOTES.md: `stmxcsr` alone
- * takes about 15 cycles (4.3 ns) and holds up the instructions around it, so
- * a switch costs that plus roughly one cycle per six instructions. Hence the
- * shape: no instruction that is not needed, the control words kept in the
+ * has a throughput of about 15 cycles (4.3 ns) and adds about 2.2 ns to a
+ * switch, `fnstcw` about 0.3 ns; around them, each few instructions more on
+ * the yield path cost about a cycle. Hence the shape: no instruction that is
+ * not needed, the control words kept in the
  * red zone below the saved registers (the kernel skips those 128 bytes when it
  * delivers a signal, and a suspended stack is not used by anything) instead of
  * moving the stack pointer for them, and `fldcw`, which is slow and almost
