@@ -74,10 +74,13 @@ struct coro_options {
     uint32_t ring_entries;      /* ops in flight at once on a loop's ring (4096) */
     size_t stack_size;          /* default usable stack per task (64 KiB) */
     unsigned blocking_threads;  /* most worker threads for coro_blocking (4) */
-    size_t max_guarded_stacks;  /* stacks that get a guard page; the others are
-                                   checked for overflow at each switch only
-                                   (default: what vm.max_map_count leaves room
-                                   for, see src/coro/stack.c) */
+    size_t max_guarded_stacks;  /* 0 (default): every stack gets a guard page
+                                   where the kernel can mark one without a
+                                   mapping of its own (Linux 6.13+), else as
+                                   many as vm.max_map_count leaves room for;
+                                   N: exactly the first N stacks get one. The
+                                   others are checked for overflow at switches
+                                   only (see src/coro/stack.c) */
     enum aio_backend backend;   /* backend of the scheduler's ring (AUTO; the
                                    environment variable AIO_BACKEND applies) */
 };

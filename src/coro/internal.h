@@ -76,6 +76,7 @@ struct coro_stack {
 struct coro_stack_class {
     size_t slot_size;           /* guard + usable + top area, page multiple */
     char *carve, *carve_end;    /* unused part of the newest chunk */
+    char *marked_end;           /* its slots below this have a guard marker */
     size_t next_chunk_slots;
     struct coro_stack_hdr *free;
 };
@@ -83,7 +84,10 @@ struct coro_stack_class {
 struct coro_stack_pool {
     int lock;
     size_t page;
-    size_t guarded, max_guarded;
+    size_t guarded, max_guarded;   /* guard pages made by mprotect (a mapping each) */
+    int markers;                   /* guard markers: 1 try, 0 unavailable (stack.c) */
+    int pidfd;                     /* this process, for process_madvise; -1 until needed */
+    struct iovec *iov;             /* process_madvise's ranges, MARKERS_PER_CALL of them */
     struct coro_stack_class cls[CORO_MAX_CLASSES];
     uint32_t ncls;
     struct { void *addr; size_t len; } *chunks;

@@ -9,6 +9,14 @@
  * Slot layout, low to high: [guard page][usable stack ...][top area]; the top
  * area holds the task struct, so a task that stays shallow touches one page.
  *
+ * Guard pages without mappings: since Linux 6.13, MADV_GUARD_INSTALL puts a
+ * guard marker in a page table entry, which faults like PROT_NONE but splits
+ * nothing. With the default budget (max_guarded 0) every new chunk gets one
+ * on each of its slots, up to 1024 slots per process_madvise call, so a
+ * million tasks cost about a thousand system calls and no map entries, and
+ * every stack is guarded. Where the kernel refuses (older kernels, Valgrind),
+ * or when coro_options sets a budget, the scheme below applies.
+ *
  * The trade-off: the first `max_guarded` slots get their guard page (two map
  * entries each); past that budget slots are carved without one and rely on a
  * check of their lowest usable word, which must still read zero (as fresh
@@ -29,7 +37,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
+#endif
+#define MARKERS_PER_CALL 1024u /* UIO_MAXIOV */
 
 #define CHUNK_MAX (64u << 20)
 #define FIRST_CHUNK_SLOTS 16u
@@ -56,6 +71,8 @@ void coro_stack_pool_init(struct coro_stack_pool *p, size_t max_guarded)
     memset(p, 0, sizeof *p);
     p->page = (size_t)sysconf(_SC_PAGESIZE);
     p->max_guarded = max_guarded ? max_guarded : default_max_guarded();
+    p->markers = max_guarded == 0; /* a budget asked for is kept exactly */
+    p->pidfd = -1;
 }
 
 void coro_stack_pool_fini(struct coro_stack_pool *p)
@@ -67,7 +84,38 @@ void coro_stack_pool_fini(struct coro_stack_pool *p)
 #endif
     for (size_t i = 0; i < p->nchunks; i++) munmap(p->chunks[i].addr, p->chunks[i].len);
     free(p->chunks);
+    if (p->pidfd >= 0) close(p->pidfd);
+    free(p->iov);
     memset(p, 0, sizeof *p);
+    p->pidfd = -1;
+}
+
+/* Puts a guard marker on the first page of each of `slots` slots from `m`;
+ * returns the end of the slots that got one (m when none did). */
+static char *mark_guards(struct coro_stack_pool *p, char *m, size_t slots, size_t slot_size)
+{
+    if (!p->markers) return m;
+    if (p->pidfd < 0) p->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    /* on the heap: a task with a small stack may be the one spawning */
+    if (!p->iov) p->iov = malloc(MARKERS_PER_CALL * sizeof *p->iov);
+    if (p->pidfd < 0 || !p->iov) { p->markers = 0; return m; }
+    struct iovec *iov = p->iov;
+    size_t done = 0;
+    while (done < slots) {
+        size_t n = slots - done < MARKERS_PER_CALL ? slots - done : MARKERS_PER_CALL;
+        for (size_t i = 0; i < n; i++) {
+            iov[i].iov_base = m + (done + i) * slot_size;
+            iov[i].iov_len = p->page;
+        }
+        long r = syscall(SYS_process_madvise, p->pidfd, iov, n, MADV_GUARD_INSTALL, 0);
+        if (r < 0) {
+            p->markers = 0; /* not on this kernel (or not under this tool): budgeted guards */
+            break;
+        }
+        done += (size_t)r / p->page; /* whole pages; a short call stops there */
+        if ((size_t)r != n * p->page) break;
+    }
+    return m + done * slot_size;
 }
 
 static int add_chunk(struct coro_stack_pool *p, struct coro_stack_class *c)
@@ -92,6 +140,7 @@ static int add_chunk(struct coro_stack_pool *p, struct coro_stack_class *c)
     p->nchunks++;
     c->carve = m;
     c->carve_end = (char *)m + len;
+    c->marked_end = mark_guards(p, m, slots, c->slot_size);
     c->next_chunk_slots = slots * 2;
     return 0;
 }
@@ -127,11 +176,12 @@ int coro_stack_get(struct coro_stack_pool *p, size_t usable, size_t top, struct 
     }
     char *slot = c->carve;
     c->carve += want;
-    bool guard = p->guarded < p->max_guarded;
-    if (guard) p->guarded++;
+    bool marked = slot < c->marked_end;
+    bool guard = marked || p->guarded < p->max_guarded;
+    if (guard && !marked) p->guarded++;
     coro_spin_unlock(&p->lock);
 
-    if (guard && mprotect(slot, pg, PROT_NONE) != 0) guard = false;
+    if (guard && !marked && mprotect(slot, pg, PROT_NONE) != 0) guard = false;
     *out = (struct coro_stack){ .slot = slot, .lo = slot + pg, .hi = slot + want, .cls = ci, .guarded = guard };
     out->vg_id = CORO_VG_STACK_REGISTER(out->lo, out->hi);
     return 0;
