@@ -102,6 +102,13 @@ Test(overflow, default_budget_guards_stacks_past_the_map_count, .timeout = 120)
     /* 30,000 stacks before the overflowing one: more than the guard pages
      * vm.max_map_count leaves room for (28,669 by default). With guard
      * markers every stack has one anyway; without, the last ones have none. */
+    if (RUNNING_ON_VALGRIND) {
+        /* Valgrind refuses pidfd_open (no markers) and cannot track the
+         * ~57k mappings of the budgeted guard pages (VG_N_SEGMENTS): the
+         * scenario does not exist under it. */
+        cr_log_info("not under Valgrind: it cannot hold the mappings this needs");
+        return;
+    }
     char err[4096];
     int st = run_child_after(0, 30000, err, sizeof err);
 #if defined(__SANITIZE_ADDRESS__)
@@ -112,7 +119,7 @@ Test(overflow, default_budget_guards_stacks_past_the_map_count, .timeout = 120)
 #endif
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "child status %#x, stderr: %s", st, err);
     cr_assert_not_null(strstr(err, "stack overflow in task 'overflower'"), "stderr: %s", err);
-    if (kernel_has_guard_markers() && !RUNNING_ON_VALGRIND)
+    if (kernel_has_guard_markers())
         cr_assert_not_null(strstr(err, ", guard page)"), "stderr: %s", err);
     else
         cr_assert_not_null(strstr(err, ", no guard page)"), "stderr: %s", err);
