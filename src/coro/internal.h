@@ -159,6 +159,8 @@ struct coro_loop {
     struct coro_task *runq_tail;    /* the ring of ready tasks (sched.c); its head is runq_tail->next */
     size_t runq_len;                /* tasks in the ring, the running one included */
     size_t budget;                  /* tasks this pass may still start */
+    int fast_yields;                /* atomic: 1 while nothing is in flight or posted, so a yield
+                                     * needs no pass accounting (sched.c, pass_renew) */
     size_t pass_wakes;              /* tasks woken by tasks during this pass */
     int *post_unlock;               /* released by whoever runs after a switch */
     struct coro_task *dead;         /* finished; its running ref is dropped after the switch */
@@ -237,6 +239,7 @@ static inline int coro_loop_queue_(struct coro_loop *L, const struct aio_op *ops
 {
     if (!L->ring_busy) {
         L->ring_busy = true;
+        __atomic_store_n(&L->fast_yields, 0, __ATOMIC_RELAXED);
         size_t waiting = L->runq_len - (L->current != NULL); /* the running task is in the ring */
         if (L->budget > waiting) L->budget = waiting;
     }

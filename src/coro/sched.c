@@ -245,17 +245,30 @@ static inline bool remote_peek(struct coro_loop *L)
 /* The pass's budget is spent and tasks are runnable. When nothing is in
  * flight and nothing else waits for the loop, a new pass starts right here
  * (the loop would only make a complete(NOWAIT) that does nothing) and returns
- * true. Such a pass gets at least IDLE_PASS starts, so tasks that only yield
- * to each other do not come back here every few switches; the first op
- * queued cuts it down to the tasks then runnable (coro_loop_queue_). */
+ * true. Such a pass gets at least IDLE_PASS starts, and yields stop counting
+ * (fast_yields) until something needs the loop: an op queued (which also cuts
+ * the budget down to the tasks then runnable, coro_loop_queue_), a post from
+ * another thread, a hungry loop. Those clear fast_yields after making their
+ * request visible, and this sets it before looking for requests, all
+ * sequentially consistent: either it sees the request, or the request's
+ * clear comes after its set. */
 static __attribute__((noinline)) bool pass_renew(struct coro_loop *L)
 {
-    if (L->ring_busy || remote_peek(L) || L->retry_head || L->space_head ||
-        __atomic_load_n(&L->asked, __ATOMIC_RELAXED))
+    if (L->ring_busy || L->retry_head || L->space_head) return false;
+    __atomic_store_n(&L->fast_yields, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&L->remote_head, __ATOMIC_SEQ_CST) || __atomic_load_n(&L->asked, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&L->fast_yields, 0, __ATOMIC_RELAXED);
         return false;
+    }
     L->budget = L->runq_len > IDLE_PASS ? L->runq_len : IDLE_PASS;
     L->pass_wakes = 0;
     return true;
+}
+
+/* After a request that the loop must see between passes is visible. */
+static inline void stop_fast_yields(struct coro_loop *L)
+{
+    __atomic_store_n(&L->fast_yields, 0, __ATOMIC_SEQ_CST);
 }
 
 /* The task to run after the current one has left the head (suspended),
@@ -382,10 +395,11 @@ static bool remote_enqueue(struct coro_loop *L, struct coro_task *t)
     pthread_mutex_lock(&L->remote_lock);
     t->remote_next = NULL;
     if (L->remote_tail) L->remote_tail->remote_next = t;
-    else __atomic_store_n(&L->remote_head, t, __ATOMIC_RELEASE);
+    else __atomic_store_n(&L->remote_head, t, __ATOMIC_SEQ_CST); /* see pass_renew */
     L->remote_tail = t;
     bool asleep = __atomic_load_n(&L->sleeping, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&L->remote_lock);
+    stop_fast_yields(L);
     return asleep;
 }
 
@@ -632,17 +646,16 @@ void coro_yield(void)
     struct coro_task *t = L->current;
     if (!t) return; /* not in a task (coro_no_loop_ has none) */
     struct coro_task *next = t->next;
-    /* The common case, a task on a guarded stack in a pass with tasks left
-     * to start, does what coro_suspend_ would, written for few instructions:
+    /* The common case, a task on a guarded stack while nothing needs the
+     * loop (fast_yields), does what coro_suspend_ would, written for few instructions:
      * bench_coro_switch times this path, and measured there, every few
      * instructions more here cost a cycle (arch/x86_64_sysv.S). No call
      * either, which would make this function save registers. t stays in the
      * ring as its tail, next is its head already. */
-    if (__builtin_expect(next == t || !L->budget || !t->guarded, 0)) {
+    if (__builtin_expect(next == t || !__atomic_load_n(&L->fast_yields, __ATOMIC_RELAXED) || !t->guarded, 0)) {
         yield_slow(t);
         return;
     }
-    L->budget--;
     L->runq_tail = t;
     L->current = next;
 #if CORO_ASAN || CORO_TSAN
@@ -810,10 +823,11 @@ static void donate(struct coro_loop *L)
     if (!given) return;
     pthread_mutex_lock(&H->remote_lock);
     if (H->remote_tail) H->remote_tail->remote_next = give_head;
-    else __atomic_store_n(&H->remote_head, give_head, __ATOMIC_RELEASE);
+    else __atomic_store_n(&H->remote_head, give_head, __ATOMIC_SEQ_CST);
     H->remote_tail = give_tail;
     bool asleep = __atomic_load_n(&H->sleeping, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&H->remote_lock);
+    stop_fast_yields(H);
     if (asleep) loop_wake(H, L);
 }
 
@@ -830,7 +844,10 @@ static int loop_idle(struct coro_loop *L, bool main_loop, bool active, struct ai
         /* busy loops look at their own `asked` between passes, not at
          * shared state: nothing for the single-loop hot path to load */
         for (unsigned i = 0; i < s->nloops; i++)
-            if (&s->loops[i] != L) __atomic_store_n(&s->loops[i].asked, 1, __ATOMIC_RELAXED);
+            if (&s->loops[i] != L) {
+                __atomic_store_n(&s->loops[i].asked, 1, __ATOMIC_SEQ_CST);
+                stop_fast_yields(&s->loops[i]);
+            }
     }
     for (unsigned i = 0; i < IDLE_SPINS; i++) {
         if (remote_peek(L)) goto awake;
@@ -872,6 +889,7 @@ static int loop_run(struct coro_loop *L, bool main_loop)
         if (active && L->runq_len) {
             L->budget = L->runq_len - 1;
             L->pass_wakes = 0;
+            __atomic_store_n(&L->fast_yields, 0, __ATOMIC_RELAXED); /* yields count again */
             struct coro_task *t = L->runq_tail->next; /* the head: it stays in the ring while it runs */
             L->current = t;
             after_switch(ctx_switch(&L->ctx, &t->ctx, false, NULL));
