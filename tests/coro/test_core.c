@@ -412,7 +412,9 @@ static void spin_beside(coro_fn other)
     cr_assert_eq(r, &spins);
     cr_assert_eq(coro_task_join(a, NULL), 0);
     cr_assert_geq(el, 19 * 1000 * 1000u, "finished after %llu ns", (unsigned long long)el);
-    cr_assert_lt(el, 2000 * 1000 * 1000ull, "a yielding task held the loop back: %llu ns", (unsigned long long)el);
+    /* Valgrind runs one thread at a time and lets the pool's thread in late */
+    const uint64_t bound = RUNNING_ON_VALGRIND ? 30000 * 1000 * 1000ull : 2000 * 1000 * 1000ull;
+    cr_assert_lt(el, bound, "a yielding task held the loop back: %llu ns", (unsigned long long)el);
     cr_assert_gt(spins, 10, "the spinning task did not run meanwhile");
     coro_scheduler_destroy(s);
 }
