@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sanitizer.h"
 
@@ -87,6 +88,7 @@ struct coro_stack_pool {
     size_t guarded, max_guarded;   /* guard pages made by mprotect (a mapping each) */
     int markers;                   /* guard markers: 1 try, 0 unavailable (stack.c) */
     int pidfd;                     /* this process, for process_madvise; -1 until needed */
+    pid_t pidfd_pid;               /* the process it names (a fork inherits the fd) */
     struct iovec *iov;             /* process_madvise's ranges, MARKERS_PER_CALL of them */
     struct coro_stack_class cls[CORO_MAX_CLASSES];
     uint32_t ncls;

@@ -95,7 +95,16 @@ void coro_stack_pool_fini(struct coro_stack_pool *p)
 static char *mark_guards(struct coro_stack_pool *p, char *m, size_t slots, size_t slot_size)
 {
     if (!p->markers) return m;
-    if (p->pidfd < 0) p->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    /* a forked child holds its parent's pidfd: advise itself, not the parent */
+    pid_t self = getpid();
+    if (p->pidfd >= 0 && p->pidfd_pid != self) {
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+    if (p->pidfd < 0) {
+        p->pidfd = (int)syscall(SYS_pidfd_open, self, 0);
+        p->pidfd_pid = self;
+    }
     /* on the heap: a task with a small stack may be the one spawning */
     if (!p->iov) p->iov = malloc(MARKERS_PER_CALL * sizeof *p->iov);
     if (p->pidfd < 0 || !p->iov) { p->markers = 0; return m; }
