@@ -23,8 +23,9 @@ static void *nop_task(void *p)
     return NULL;
 }
 
-static double run_ours(void)
+static double run_ours(void *unused)
 {
+    (void)unused;
     struct coro_scheduler *s;
     if (coro_scheduler_create(&s, &(struct coro_options){ .threads = 1, .backend = AIO_BACKEND_IO_URING })) abort();
     coro_spawn(s, nop_task, NULL, &(struct coro_spawn_options){ .detached = true }, NULL);
@@ -35,8 +36,9 @@ static double run_ours(void)
     return (double)BATCH * BATCHES / ((double)el / 1e9);
 }
 
-static double run_uring(void)
+static double run_uring(void *unused)
 {
+    (void)unused;
     struct io_uring ring;
     if (io_uring_queue_init(4096, &ring, 0)) abort();
     uint64_t t0 = bench_now_ns();
@@ -67,23 +69,10 @@ static double run_uring(void)
 
 int main(void)
 {
-    /* Short rounds, the two sides alternating in alternating order: the
-     * ratio is the median of the rounds' ratios (see bench_coro_switch). */
-    double o[ROUNDS], b[ROUNDS], r[ROUNDS];
-    (void)run_uring(); /* warm-up */
-    (void)run_ours();
-    for (int i = 0; i < ROUNDS; i++) {
-        if (i % 2) {
-            o[i] = run_ours();
-            b[i] = run_uring();
-        } else {
-            b[i] = run_uring();
-            o[i] = run_ours();
-        }
-        r[i] = o[i] / b[i];
-    }
+    double o[ROUNDS], b[ROUNDS];
+    double ratio = bench_paired_rounds(ROUNDS, 1, run_ours, NULL, run_uring, NULL, o, b);
     bench_result("coro_nops_b32", bench_median(o, ROUNDS) / 1e6, "Mnops/s");
     bench_result("uring_nops_b32", bench_median(b, ROUNDS) / 1e6, "Mnops/s");
-    bench_ratio("coro_nops_b32", bench_median(r, ROUNDS));
+    bench_ratio("coro_nops_b32", ratio);
     return 0;
 }

@@ -60,8 +60,9 @@ static void *server(void *p)
     return NULL;
 }
 
-static double run_ours(void)
+static double run_ours(void *unused)
 {
+    (void)unused;
     int c[2];
     tcp_pair(c);
     struct coro_scheduler *s;
@@ -79,8 +80,9 @@ static double run_ours(void)
 
 enum { U_CSEND = 1, U_CRECV, U_SRECV, U_SSEND };
 
-static double run_uring(void)
+static double run_uring(void *unused)
 {
+    (void)unused;
     int c[2];
     tcp_pair(c);
     struct io_uring ring;
@@ -133,24 +135,10 @@ static double run_uring(void)
 
 int main(void)
 {
-    /* Short rounds, the two sides alternating in alternating order: the
-     * ratio is the median of the rounds' ratios, which the machine's drift
-     * over seconds moves far less than a ratio of separate long runs. */
-    double o[ROUNDS], b[ROUNDS], r[ROUNDS];
-    (void)run_uring(); /* warm-up */
-    (void)run_ours();
-    for (int i = 0; i < ROUNDS; i++) {
-        if (i % 2) {
-            o[i] = run_ours();
-            b[i] = run_uring();
-        } else {
-            b[i] = run_uring();
-            o[i] = run_ours();
-        }
-        r[i] = o[i] / b[i];
-    }
+    double o[ROUNDS], b[ROUNDS];
+    double ratio = bench_paired_rounds(ROUNDS, 1, run_ours, NULL, run_uring, NULL, o, b);
     printf("RESULT coro_pingpong %.0f round-trips/s\n", bench_median(o, ROUNDS));
     printf("RESULT uring_pingpong %.0f round-trips/s\n", bench_median(b, ROUNDS));
-    bench_ratio("coro_pingpong_vs_uring", bench_median(r, ROUNDS));
+    bench_ratio("coro_pingpong_vs_uring", ratio);
     return 0;
 }

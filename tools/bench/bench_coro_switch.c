@@ -29,8 +29,9 @@ static void *bouncer(void *p)
 /* ns per switch: each yield hands the thread to the other task directly.
  * One scheduler serves every round (a scheduler runs again once its tasks
  * are done), so rounds do not pay for ring and stack set-up in between. */
-static double run_ours(struct coro_scheduler *s)
+static double run_ours(void *sched)
 {
+    struct coro_scheduler *s = sched;
     coro_spawn(s, bouncer, (void *)(intptr_t)(SWITCHES / 2), &(struct coro_spawn_options){ .detached = true }, NULL);
     coro_spawn(s, bouncer, (void *)(intptr_t)(SWITCHES / 2), &(struct coro_spawn_options){ .detached = true }, NULL);
     uint64_t t0 = bench_now_ns();
@@ -44,8 +45,12 @@ static void fctx_body(transfer_t t)
     for (;;) t = jump_fcontext(t.fctx, NULL);
 }
 
-static double run_fcontext(char *stack, size_t sz)
+#define FCTX_STACK (64u << 10)
+
+static double run_fcontext(void *stack_mem)
 {
+    char *stack = stack_mem;
+    size_t sz = FCTX_STACK;
     fcontext_t ctx = make_fcontext(stack + sz, sz, fctx_body);
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < SWITCHES / 2; i++) ctx = jump_fcontext(ctx, NULL).fctx;
@@ -55,28 +60,16 @@ static double run_fcontext(char *stack, size_t sz)
 
 int main(void)
 {
-    size_t sz = 64 << 10;
-    char *stack = malloc(sz);
+    char *stack = malloc(FCTX_STACK);
     if (!stack) return 1;
     struct coro_scheduler *s;
     if (coro_scheduler_create(&s, &(struct coro_options){ .threads = 1 })) abort();
-    double ours[ROUNDS], base[ROUNDS], ratio[ROUNDS];
-    (void)run_ours(s); /* warm-up: stacks, pages, predictors */
-    (void)run_fcontext(stack, sz);
-    for (int i = 0; i < ROUNDS; i++) {
-        if (i % 2) {
-            ours[i] = run_ours(s);
-            base[i] = run_fcontext(stack, sz);
-        } else {
-            base[i] = run_fcontext(stack, sz);
-            ours[i] = run_ours(s);
-        }
-        ratio[i] = base[i] / ours[i];
-    }
+    double ours[ROUNDS], base[ROUNDS];
+    double ratio = bench_paired_rounds(ROUNDS, 0, run_ours, s, run_fcontext, stack, ours, base);
     free(stack);
     coro_scheduler_destroy(s);
     bench_result("coro_switch_ns", bench_median(ours, ROUNDS), "ns");
     bench_result("fcontext_switch_ns", bench_median(base, ROUNDS), "ns");
-    bench_ratio("coro_switch_vs_fcontext", bench_median(ratio, ROUNDS));
+    bench_ratio("coro_switch_vs_fcontext", ratio);
     return 0;
 }
