@@ -9,14 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <xmmintrin.h>
-#if defined(__has_include)
-#  if __has_include(<valgrind/valgrind.h>)
-#    include <valgrind/valgrind.h>
-#  endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#  define RUNNING_ON_VALGRIND 0
-#endif
+
+#include "on_valgrind.h"
 
 static struct coro_scheduler *new_sched(void)
 {
