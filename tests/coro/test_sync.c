@@ -397,7 +397,9 @@ static void *chan_timeouts(void *p)
 static void *chan_closer(void *p)
 {
     (void)p;
-    coro_sleep(40 * MS);
+    /* well after the two 10 ms timeouts above, even on a loaded machine
+     * (40 ms once lost the race while a 30,000-stack test ran beside it) */
+    coro_sleep(200 * MS);
     coro_chan_close(&ch);
     return NULL;
 }
