@@ -121,8 +121,55 @@ CORO_API bool coro_cancelled(void);
 /* The task's name as given at spawn ("" when none). */
 CORO_API const char *coro_task_name(const struct coro_task *task);
 
-/* Lets every other runnable task run once, then continues. No-op outside tasks. */
+/* Lets every other runnable task run once, then continues. No-op outside tasks.
+ *
+ * On x86-64 System V with a GNU C compiler, coro_yield is this header's inline
+ * function (define CORO_NO_INLINE_YIELD for a plain call): a jump into the
+ * library, telling the compiler that every register but the stack and frame
+ * pointers is clobbered, so that a switch to the next task saves only what the
+ * caller has live rather than the whole callee-saved set. The library exports
+ * coro_yield as a function as well, for other languages and function pointers. */
+#if defined(__x86_64__) && !defined(_WIN32) && defined(__GNUC__) && !defined(CORO_NO_INLINE_YIELD)
+#  define CORO_INLINE_YIELD_ 1
+#else
+#  define CORO_INLINE_YIELD_ 0
+#endif
+#if CORO_INLINE_YIELD_
+/* Not API: what the inline coro_yield below jumps to (resume address in rcx). */
+CORO_API void coro_yield_entry_(void);
+/* Every x86-64 register but rax, rdi, rsi, rsp and rbp, as inline assembly
+ * clobbers; AVX-512's extra registers when the code may use them. */
+#  ifdef __AVX512F__
+#    define CORO_AVX512_CLOBBERS_ , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", \
+        "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k1", "k2", \
+        "k3", "k4", "k5", "k6", "k7"
+#  else
+#    define CORO_AVX512_CLOBBERS_
+#  endif
+#  define CORO_CLOBBERS_BUT_ARGS_                                                                 \
+    "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "memory", "cc",     \
+        "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",    \
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)",     \
+        "st(5)", "st(6)", "st(7)" CORO_AVX512_CLOBBERS_
+/* endbr64 where the resume address must be a valid indirect-branch target */
+#  if defined(__CET__) && (__CET__ & 1)
+#    define CORO_RESUME_MARK_ "endbr64\n\t"
+#  else
+#    define CORO_RESUME_MARK_
+#  endif
+#  define CORO_YIELD_JUMP_()                                                                      \
+    __asm__ volatile("leaq 1f(%%rip), %%rcx\n\t"                                                 \
+                     "jmp *coro_yield_entry_@GOTPCREL(%%rip)\n"                                   \
+                     "1:\t" CORO_RESUME_MARK_                                                     \
+                     :                                                                            \
+                     :                                                                            \
+                     : "rax", "rdi", "rsi", CORO_CLOBBERS_BUT_ARGS_)
+#endif
+#if CORO_INLINE_YIELD_ && !defined(CAIO_BUILDING)
+static inline void coro_yield(void) { CORO_YIELD_JUMP_(); }
+#else
 CORO_API void coro_yield(void);
+#endif
 /* Suspends the task for `ns` nanoseconds (an AIO_TIMEOUT op on the ring): 0,
  * or -ECANCELED. Outside a task it blocks the thread, as aio_single would. */
 CORO_API int coro_sleep(uint64_t ns);

@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "arch/arch.h"
+#include "asm_offsets.h"
 #include "sanitizer.h"
 
 /* ---- small atomics (GCC/Clang builtins: TSan understands them) ----------- */
@@ -51,7 +53,7 @@ static inline void coro_spin_unlock(int *l) { __atomic_store_n(l, 0, __ATOMIC_RE
 
 /* A place a thread of control can be resumed. */
 struct coro_ctx {
-    void *sp;                   /* saved stack pointer (arch/arch.h) */
+    struct coro_arch_ctx regs;  /* first: what arch/arch.h switches */
 #if CORO_ASAN
     const void *stack_lo;       /* bounds told to ASan when switching in */
     size_t stack_size;
@@ -123,17 +125,20 @@ struct coro_waiter;
 
 struct coro_task {
     /* first: what every switch touches, in one cache line (1M tasks round-robin
-     * miss the cache on each) */
-    struct coro_ctx ctx;
-    struct coro_loop *loop;
+     * miss the cache on each); the first three at offsets that coro_yield's
+     * assembly knows (asm_offsets.h) */
     struct coro_task *next;         /* run queue link */
-    char *stack_lo;                 /* == stack.lo */
+    bool fast_yield;                /* coro_yield may switch from it in assembly: its stack is
+                                     * guarded and no sanitizer needs telling of switches */
     uint8_t state;                  /* enum coro_task_state, loop thread only */
     bool guarded;                   /* == stack.guarded */
     uint8_t check_countdown;        /* switches until the next bottom-word check */
     bool cancel_pending;            /* a cancel waits for the next wait */
     bool takes_pass;                /* suspended where the switch returns into scheduler code, which
-                                     * does what the switcher passes (else: by coro_arch_yield) */
+                                     * does what the switcher passes (else: by coro_yield's fast path) */
+    struct coro_ctx ctx;
+    struct coro_loop *loop;
+    char *stack_lo;                 /* == stack.lo */
     struct coro_task *remote_next;  /* remote queue link */
     struct coro_task *retry_next;   /* loop's cancel-retry / space-wait lists */
     unsigned remote_flags;          /* atomic: CORO_REMOTE_* pending */
@@ -154,15 +159,16 @@ struct coro_task {
 /* ---- loops and the scheduler --------------------------------------------- */
 
 struct coro_loop {
+    /* first, at offsets that coro_yield's assembly knows (asm_offsets.h) */
+    struct coro_task *current;
+    struct coro_task *runq_tail;    /* the ring of ready tasks (sched.c); its head is runq_tail->next */
+    int fast_yields;                /* atomic: 1 while nothing is in flight or posted, so a yield
+                                     * needs no pass accounting (sched.c, pass_renew) */
     struct coro_scheduler *sched;
     struct aio_ring *ring;
     struct coro_ctx ctx;            /* the loop's own context (the thread's stack) */
-    struct coro_task *current;
-    struct coro_task *runq_tail;    /* the ring of ready tasks (sched.c); its head is runq_tail->next */
     size_t runq_len;                /* tasks in the ring, the running one included */
     size_t budget;                  /* tasks this pass may still start */
-    int fast_yields;                /* atomic: 1 while nothing is in flight or posted, so a yield
-                                     * needs no pass accounting (sched.c, pass_renew) */
     size_t pass_wakes;              /* tasks woken by tasks during this pass */
     int *post_unlock;               /* released by whoever runs after a switch */
     struct coro_task *dead;         /* finished; its running ref is dropped after the switch */
@@ -184,6 +190,13 @@ struct coro_loop {
     uint32_t ring_entries;
     void *altstack;
 };
+
+_Static_assert(offsetof(struct coro_task, next) == CORO_TASK_NEXT, "asm_offsets.h");
+_Static_assert(offsetof(struct coro_task, fast_yield) == CORO_TASK_FAST_YIELD, "asm_offsets.h");
+_Static_assert(offsetof(struct coro_task, ctx.regs) == CORO_TASK_CTX, "asm_offsets.h");
+_Static_assert(offsetof(struct coro_loop, current) == CORO_LOOP_CURRENT, "asm_offsets.h");
+_Static_assert(offsetof(struct coro_loop, runq_tail) == CORO_LOOP_RUNQ_TAIL, "asm_offsets.h");
+_Static_assert(offsetof(struct coro_loop, fast_yields) == CORO_LOOP_FAST_YIELDS, "asm_offsets.h");
 
 struct coro_blocking_pool {
     pthread_mutex_t lock;
@@ -252,6 +265,8 @@ static inline int coro_loop_queue_(struct coro_loop *L, const struct aio_op *ops
 void coro_wake_(struct coro_task *t);
 /* Suspends the current task (its state already set); resumes when woken. */
 void coro_suspend_(struct coro_task *t);
+/* coro_yield beyond its assembly fast path (sched.c); called by coro_yield_entry_. */
+void coro_yield_slow_(void);
 /* Drops one reference; the last one frees the task and its stack. */
 void coro_task_unref_(struct coro_task *t);
 

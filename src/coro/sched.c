@@ -166,7 +166,7 @@ static inline void *ctx_switch(struct coro_ctx *from, struct coro_ctx *to, bool 
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     (void)dying;
-    pass = coro_arch_enter(&from->sp, to->sp, pass);
+    pass = coro_arch_enter(&from->regs, &to->regs, pass);
 #if CORO_ASAN
     __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
 #endif
@@ -283,7 +283,8 @@ static inline struct coro_task *next_task(struct coro_loop *L)
 
 /* next, unless a switch to it would lose work: only a task suspended where
  * the switch returns into scheduler code (takes_pass) looks at what the
- * switcher passes; one coro_yield suspended resumes straight in its caller.
+ * switcher passes; a task that coro_yield's assembly fast path suspended
+ * resumes straight in its caller.
  * Then the loop gets the switch instead, does the work and starts next (still
  * the head) first thing. Rare: it takes a yielding task next to a task that
  * parks or ends. */
@@ -634,42 +635,40 @@ int coro_io_complete(const struct aio_op *ops, size_t n) { return io_batch(ops, 
 
 int coro_sleep(uint64_t ns) { return coro_io_single(AIO_TIMEOUT(.ns = ns)); }
 
-/* coro_yield's general case: what any suspend does. */
-static __attribute__((noinline)) void yield_slow(struct coro_task *t)
-{
-    coro_suspend_(t);
-}
-
-void coro_yield(void)
+/*
+ * coro_yield. Its common case is assembly, coro_yield_entry_ (arch/), which
+ * coro.h's inline coro_yield jumps to and this exported one too: a switch
+ * straight from the yielding task to the next, saving only what the caller's
+ * compiler keeps live. Everything else comes here: outside a task, a task
+ * that must not take that path (an unguarded stack, whose bottom word is
+ * checked; a sanitizer build, which must tell of the switch), or a loop that
+ * wants its pass accounting (fast_yields clear).
+ */
+void coro_yield_slow_(void)
 {
     struct coro_loop *L = coro_tl_loop_;
     struct coro_task *t = L->current;
     if (!t) return; /* not in a task (coro_no_loop_ has none) */
     struct coro_task *next = t->next;
-    /* The common case, a task on a guarded stack while nothing needs the
-     * loop (fast_yields), does what coro_suspend_ would, written for few instructions:
-     * bench_coro_switch times this path, and measured there, every few
-     * instructions more here cost a cycle (arch/x86_64_sysv.S). No call
-     * either, which would make this function save registers. t stays in the
-     * ring as its tail, next is its head already. */
-    if (__builtin_expect(next == t || !__atomic_load_n(&L->fast_yields, __ATOMIC_RELAXED) || !t->guarded, 0)) {
-        yield_slow(t);
+    if (next == t || !__atomic_load_n(&L->fast_yields, __ATOMIC_RELAXED) || !t->guarded) {
+        coro_suspend_(t);
         return;
     }
+    /* a guarded stack in a sanitizer build: the fast path's bookkeeping, but
+     * a switch the sanitizers hear of on both sides */
     L->runq_tail = t;
     L->current = next;
-#if CORO_ASAN || CORO_TSAN
-    /* the sanitizers must hear of the switch on both sides */
     t->takes_pass = true;
     void *pass = ctx_switch(&t->ctx, &next->ctx, false, NULL);
     t->takes_pass = false;
     after_switch(pass);
-#else
-    /* suspended here, t resumes directly in whoever called coro_yield
-     * (takes_pass stays false: nothing to write) */
-    coro_arch_yield(&t->ctx.sp, next->ctx.sp);
-#endif
 }
+
+#if CORO_INLINE_YIELD_
+void coro_yield(void) { CORO_YIELD_JUMP_(); }
+#else
+void coro_yield(void) { coro_yield_slow_(); }
+#endif
 
 struct coro_task *coro_current(void) { return coro_self_(); }
 
@@ -714,7 +713,8 @@ int coro_spawn(struct coro_scheduler *s, coro_fn fn, void *arg, const struct cor
         strncpy(t->name, o.name, sizeof t->name - 1);
         t->name[sizeof t->name - 1] = 0;
     }
-    t->ctx.sp = coro_arch_make(t, task_entry, t);
+    coro_arch_make(&t->ctx.regs, t, task_entry, t);
+    t->fast_yield = t->guarded && !CORO_ASAN && !CORO_TSAN;
     t->takes_pass = true; /* task_entry does the work a first switch passes */
 #if CORO_ASAN
     t->ctx.stack_lo = st.lo;

@@ -1,66 +1,92 @@
 /*
- * The per-ABI part of coro: two functions, written in assembly, one file per
- * ABI in this folder (x86_64_sysv.S now; aarch64.S, riscv64.S and win64.S
- * would each implement the same two and be picked in src/coro/CMakeLists.txt).
+ * The per-ABI part of coro: a context record, a switch, a fresh context, one
+ * assembly file per ABI in this folder (x86_64_sysv.S now; aarch64.S,
+ * riscv64.S and win64.S would each implement the same and be picked in
+ * src/coro/CMakeLists.txt), plus, where an ABI has one, the entry that
+ * coro.h's inline coro_yield jumps to.
  *
- * A suspended context is represented by its saved stack pointer only.
+ * A suspended context is a record, not a frame on its stack: the stack
+ * pointer, the resume address, the frame pointer and the floating-point
+ * control words. Whoever suspends tells its compiler that every other
+ * register is clobbered (the inline assembly below, and coro.h's), so the
+ * compiler saves just the values that are live there, and the switch writes
+ * and reads a few words instead of the whole callee-saved set. Nothing is
+ * pushed on the suspending stack either: no call, no `ret`, so the
+ * return-stack buffer is never unbalanced, and the resume is an indirect
+ * jump, predicted from its own history.
+ *
+ * Usable from assembly: the record's offsets are macros.
  */
 #ifndef CAIO_SRC_CORO_ARCH_H
 #define CAIO_SRC_CORO_ARCH_H
 
-/* Saves the callee-saved state on the current stack, stores the stack pointer
- * in *save_sp, and resumes the context whose stack pointer is load_sp. Returns
- * when some other context switches back to *save_sp, with the `pass` word
- * that context gave: handed across the switch in a register, so the resumed
- * side learns whether work waits for it without loading anything. Called
- * through coro_arch_enter, whose calling convention it may bend (x86-64 takes
- * pass in rax). */
-void *coro_arch_switch(void **save_sp, void *load_sp, void *pass);
+#if defined(__x86_64__) && !defined(_WIN32)
+
+/* struct coro_arch_ctx, x86-64 System V. rbp is the one callee-saved
+ * register kept here rather than declared clobbered: with frame pointers on,
+ * compilers refuse to let inline assembly clobber it. MXCSR's control bits
+ * and the x87 control word are callee-saved too, and no compiler can be told
+ * that assembly clobbers them. */
+#define CORO_ARCH_CTX_SP 0
+#define CORO_ARCH_CTX_PC 8
+#define CORO_ARCH_CTX_FP 16
+#define CORO_ARCH_CTX_MXCSR 24
+#define CORO_ARCH_CTX_X87CW 28
+#define CORO_ARCH_CTX_SIZE 32
+
+#ifndef __ASSEMBLER__
+#include <coro/coro.h> /* CORO_CLOBBERS_BUT_ARGS_ */
+#include <stdint.h>
+
+struct coro_arch_ctx {
+    void *sp;
+    void *pc;
+    void *fp;
+    uint32_t mxcsr;
+    uint16_t x87cw;
+    uint16_t pad;
+};
+_Static_assert(sizeof(struct coro_arch_ctx) == CORO_ARCH_CTX_SIZE, "coro_arch_ctx layout");
+_Static_assert(__builtin_offsetof(struct coro_arch_ctx, pc) == CORO_ARCH_CTX_PC, "coro_arch_ctx layout");
+_Static_assert(__builtin_offsetof(struct coro_arch_ctx, fp) == CORO_ARCH_CTX_FP, "coro_arch_ctx layout");
+_Static_assert(__builtin_offsetof(struct coro_arch_ctx, mxcsr) == CORO_ARCH_CTX_MXCSR, "coro_arch_ctx layout");
+_Static_assert(__builtin_offsetof(struct coro_arch_ctx, x87cw) == CORO_ARCH_CTX_X87CW, "coro_arch_ctx layout");
 
 /*
- * coro_arch_enter(save_sp, load_sp, pass): what C code uses to switch. Where
- * the ABI allows, it enters coro_arch_switch with a jump, pushing its own
- * resume address, instead of a call: the switch resumes the other context
- * with an indirect jump, so a call here would leave an entry in the
- * return-stack buffer that no ret ever pops, and every return after the
- * switch would then be mispredicted (measured: 22 ns per switch instead of a
- * few). With no call and no ret the return-stack buffer stays balanced in
- * both contexts. Pushing below the stack pointer needs the red zone off
- * (-mno-red-zone). pass travels in rax, which the switch leaves alone.
+ * coro_arch_enter(from, to, pass): saves the running context in *from and
+ * resumes *to, which finds `pass` as the value of its own coro_arch_enter
+ * (or, a fresh context, as its entry's second argument). Returns when
+ * something resumes *from, with what that switcher passed. pass travels in
+ * rax; rcx carries the resume address into coro_arch_switch.
  */
-#if defined(__x86_64__) && !defined(_WIN32)
-static inline __attribute__((always_inline)) void *coro_arch_enter(void **save_sp, void *load_sp, void *pass)
+void coro_arch_switch(void);
+static inline __attribute__((always_inline)) void *coro_arch_enter(struct coro_arch_ctx *from,
+                                                                   struct coro_arch_ctx *to, void *pass)
 {
-    register void **a0 __asm__("rdi") = save_sp;
-    register void *a1 __asm__("rsi") = load_sp;
+    register struct coro_arch_ctx *a0 __asm__("rdi") = from;
+    register struct coro_arch_ctx *a1 __asm__("rsi") = to;
     register void *a2 __asm__("rax") = pass;
     __asm__ volatile("leaq 1f(%%rip), %%rcx\n\t"
-                     "pushq %%rcx\n\t"
                      "jmp coro_arch_switch\n"
                      "1:"
                      : "+r"(a0), "+r"(a1), "+r"(a2)
                      :
-                     : "rcx", "rdx", "r8", "r9", "r10", "r11", "memory", "cc",
-                       "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
-                       "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
+                     : CORO_CLOBBERS_BUT_ARGS_);
     return a2;
 }
+
+#endif /* !__ASSEMBLER__ */
+
 #else
-#define coro_arch_enter coro_arch_switch
+#error "caio coro: no context switch for this ABI (src/coro/arch)"
 #endif
 
-/* The switch for a function that yields as its very last act and expects
- * nothing back: called in tail position, it keeps that function's return
- * address as the resume address, so the context resumes directly in the
- * function's caller, without passing through it again. Whoever resumes such a
- * context must pass nothing (NULL): nobody would act on it. Correct without
- * tail-call optimisation too (the function then finishes when resumed). */
-void coro_arch_yield(void **save_sp, void *load_sp);
-
-/* Prepares a fresh context on the stack that ends at stack_top (exclusive):
- * switching to the returned stack pointer calls entry(arg, pass), pass being
- * the first switch's; entry must never return. */
-void *coro_arch_make(void *stack_top, void (*entry)(void *, void *), void *arg);
+#ifndef __ASSEMBLER__
+/* Makes *ctx a fresh context on the stack that ends at stack_top (exclusive):
+ * resuming it calls entry(arg, pass), pass being what the first switch to it
+ * carried; entry must never return. Its control words are the caller's, as a
+ * new thread inherits them. */
+void coro_arch_make(struct coro_arch_ctx *ctx, void *stack_top, void (*entry)(void *, void *), void *arg);
+#endif
 
 #endif

@@ -1,132 +1,126 @@
 /*
  * Context switch for x86-64, System V ABI (Linux, BSD, macOS).
  *
- * A suspended context is just a stack pointer: everything the ABI makes
- * callee-saved is pushed on the context's own stack, so a switch is pushes, one
- * store, one load and pops. That set is rbx, rbp, r12-r15, the MXCSR control
- * bits and the x87 control word; the rest of the vector and x87 state is
- * caller-saved, and the compiler has already spilled whatever it still needs.
+ * A suspended context is a struct coro_arch_ctx (arch.h): stack pointer,
+ * resume address, rbp, MXCSR and the x87 control word. The other callee-saved
+ * registers (rbx, r12-r15) are not saved here: every way into a switch is
+ * inline assembly that declares them clobbered, so the compiler around it
+ * keeps what it needs itself, usually far less. Every switch is entered by a
+ * jump with the resume address in rcx and leaves by a jump, so it touches the
+ * return-stack buffer not at all.
  *
- * coro_arch_switch ends in `pop` + `jmp`, not `ret`: it is entered by a jump
- * (arch.h), and the resume address belongs to a different place than any
- * `call`, so a `ret` would be mispredicted by the return-stack buffer (about
- * 6 ns here, see NOTES.md), while an indirect jump is predicted from its own
- * history. coro_arch_yield ends in `ret` on purpose: it is tail-called by a
- * function that was itself called, and its `ret` is that function's return
- * (predicted when the tasks yield from the same call site; otherwise it costs
- * what any return after a switch costs).
- *
- * What it costs, measured on the Zen 4 machines of NOTES.md: `stmxcsr` alone
- * has a throughput of about 15 cycles (4.3 ns) and adds about 2.2 ns to a
- * switch, `fnstcw` about 0.3 ns; around them, each few instructions more on
- * the yield path cost about a cycle. Hence the shape: no instruction that is
- * not needed, the control words kept in the
- * red zone below the saved registers (the kernel skips those 128 bytes when it
- * delivers a signal, and a suspended stack is not used by anything) instead of
- * moving the stack pointer for them, and `fldcw`, which is slow and almost
- * never changes anything, only when the two x87 control words differ.
- * `ldmxcsr` is cheap and always done.
- *
- * Frame, from the saved stack pointer upwards (56 bytes; the stack pointer is
- * 8 mod 16 there, as after a call):
- *   -8 mxcsr (4)   -4 x87 cw (2)   [red zone]
- *    0 r15   8 r14   16 r13   24 r12   32 rbx   40 rbp   48 resume address
+ * What it costs, measured on the Zen 4 machines of NOTES.md: `stmxcsr` has a
+ * throughput of about 15 cycles (4.3 ns) and adds about 2.2 ns to a switch,
+ * `fnstcw` about 0.3 ns; they are required (MXCSR's control bits and the x87
+ * control word are callee-saved). `ldmxcsr` is cheap and always done; `fldcw`,
+ * slow and almost never changing anything, only when the two control words
+ * differ.
  */
+#include "arch.h"
+#include "../asm_offsets.h"
+
     .text
 
-/* Both switches: push the callee-saved registers, put the control words in
- * the red zone, store the stack pointer in *rdi, take rsi as the stack
- * pointer, restore the control words (fldcw at \label when they differ) and
- * pop the registers. Leaves the resume address on top of the stack. */
-.macro SWITCH_STACKS fldcw_label
-    pushq   %rbp
-    pushq   %rbx
-    pushq   %r12
-    pushq   %r13
-    pushq   %r14
-    pushq   %r15
-    stmxcsr -8(%rsp)
-    fnstcw  -4(%rsp)
-    movq    %rsp, (%rdi)
-    movzwl  -4(%rsp), %ecx
-    movq    %rsi, %rsp
-    ldmxcsr -8(%rsp)
-    cmpw    -4(%rsp), %cx
-    jne     \fldcw_label
-1:  popq    %r15
-    popq    %r14
-    popq    %r13
-    popq    %r12
-    popq    %rbx
-    popq    %rbp
+/* rdi: the context to save, rsi: the context to resume, rcx: where the saved
+ * one resumes. rax is left alone (coro_arch_enter's pass). Ends in the jump
+ * to rsi's resume address. */
+.macro SWITCH
+    stmxcsr CORO_ARCH_CTX_MXCSR(%rdi)
+    fnstcw  CORO_ARCH_CTX_X87CW(%rdi)
+    movq    %rsp, CORO_ARCH_CTX_SP(%rdi)
+    movq    %rcx, CORO_ARCH_CTX_PC(%rdi)
+    movq    %rbp, CORO_ARCH_CTX_FP(%rdi)
+    movzwl  CORO_ARCH_CTX_X87CW(%rdi), %ecx
+    ldmxcsr CORO_ARCH_CTX_MXCSR(%rsi)
+    cmpw    CORO_ARCH_CTX_X87CW(%rsi), %cx
+    jne     2f
+1:  movq    CORO_ARCH_CTX_SP(%rsi), %rsp
+    movq    CORO_ARCH_CTX_FP(%rsi), %rbp
+    jmpq    *CORO_ARCH_CTX_PC(%rsi)
+2:  fldcw   CORO_ARCH_CTX_X87CW(%rsi)   /* the x87 control words differ: rare */
+    jmp     1b
 .endm
 
-/* void *coro_arch_switch(void **save_sp, void *load_sp)    (pass in rax)
- * Entered with the resume address on top of the stack (pushed by
- * coro_arch_enter, arch.h) and a word in rax that the resumed context finds
- * in rax: its return value, or, in a fresh context, the entry function's
- * second argument. Clobbers rcx besides the argument registers. */
+/* coro_arch_switch: rdi, rsi, rcx as SWITCH; jumped to by coro_arch_enter. */
     .globl  coro_arch_switch
     .hidden coro_arch_switch
     .type   coro_arch_switch, @function
     .p2align 4
 coro_arch_switch:
     .cfi_startproc
-    SWITCH_STACKS 2f
-    popq    %rcx
-    jmpq    *%rcx
-2:  fldcw   -4(%rsp)    /* the x87 control words differ: rare, off the straight path */
-    jmp     1b
+    .cfi_def_cfa %rsp, 0        /* entered by a jump: the caller's frame is intact, */
+    .cfi_register %rip, %rcx    /* and rcx says where it goes on */
+    SWITCH
     .cfi_endproc
     .size   coro_arch_switch, .-coro_arch_switch
 
-/* void coro_arch_yield(void **save_sp, void *load_sp)
- * For a caller with nothing left to do after the switch, which calls it as
- * its last act (a tail call): the caller's return address becomes the resume
- * address, and the switch leaves by `ret`, so a context resumed through it
- * goes straight back to whoever called the yielding function, one call and
- * one return fewer than the way through coro_arch_switch. Resumes with rax 0
- * (nothing passed). A context it suspends must only ever be resumed with
- * nothing passed: no code of the suspending function runs again. */
-    .globl  coro_arch_yield
-    .hidden coro_arch_yield
-    .type   coro_arch_yield, @function
+/*
+ * coro_yield_entry_: what coro.h's inline coro_yield jumps to, with the
+ * resume address in rcx and every register but rsp and rbp free to clobber.
+ *
+ * The common case, a task that may take it (CORO_TASK_FAST_YIELD: a guarded
+ * stack, no sanitizer to tell) while nothing needs the loop (fast_yields), is
+ * done here: the running task stays in the run queue's ring as its tail, the
+ * head becomes current and is switched to. A task alone in the ring switches
+ * to itself, which is what a yield with nobody to yield to means. Everything
+ * else calls coro_yield_slow_ (sched.c), after stepping over the red zone,
+ * which belongs to the code that jumped here, and aligning the stack.
+ */
+    .globl  coro_yield_entry_
+    .type   coro_yield_entry_, @function
     .p2align 4
-coro_arch_yield:
+coro_yield_entry_:
     .cfi_startproc
-    SWITCH_STACKS 2f
-    xorl    %eax, %eax
-    ret
-2:  fldcw   -4(%rsp)
-    jmp     1b
+    .cfi_def_cfa %rsp, 0
+    .cfi_register %rip, %rcx
+    movq    coro_tl_loop_@gottpoff(%rip), %rax
+    movq    %fs:(%rax), %rax
+    movq    CORO_LOOP_CURRENT(%rax), %rdi
+    testq   %rdi, %rdi
+    jz      3f
+    cmpl    $0, CORO_LOOP_FAST_YIELDS(%rax)
+    je      3f
+    cmpb    $0, CORO_TASK_FAST_YIELD(%rdi)
+    je      3f
+    movq    CORO_TASK_NEXT(%rdi), %rsi
+    movq    %rdi, CORO_LOOP_RUNQ_TAIL(%rax)
+    movq    %rsi, CORO_LOOP_CURRENT(%rax)
+    addq    $CORO_TASK_CTX, %rdi
+    addq    $CORO_TASK_CTX, %rsi
+    SWITCH
+3:  movq    %rcx, %r12
+    .cfi_register %rip, %r12
+    movq    %rsp, %rbx
+    .cfi_def_cfa_register %rbx
+    leaq    -128(%rsp), %rsp
+    andq    $-16, %rsp
+    call    coro_yield_slow_
+    movq    %rbx, %rsp
+    .cfi_def_cfa_register %rsp
+    jmpq    *%r12
     .cfi_endproc
-    .size   coro_arch_yield, .-coro_arch_yield
+    .size   coro_yield_entry_, .-coro_yield_entry_
 
-/* void *coro_arch_make(void *stack_top, void (*entry)(void *, void *), void *arg)
- * Builds a first frame below stack_top whose resume address is the trampoline,
- * with entry in r13 and arg in r12; returns the stack pointer to switch to.
- * The control words are the creator's, as a new thread inherits them. */
+/* void coro_arch_make(struct coro_arch_ctx *ctx, void *stack_top,
+ *                     void (*entry)(void *, void *), void *arg)
+ * The fresh stack holds entry and arg for the trampoline, 16-aligned. */
     .globl  coro_arch_make
     .hidden coro_arch_make
     .type   coro_arch_make, @function
     .p2align 4
 coro_arch_make:
     .cfi_startproc
-    movq    %rdi, %rax
+    movq    %rsi, %rax
     andq    $-16, %rax
-    subq    $72, %rax
-    stmxcsr -8(%rax)
-    fnstcw  -4(%rax)
-    movq    $0, 0(%rax)
-    movq    $0, 8(%rax)
-    movq    %rsi, 16(%rax)
-    movq    %rdx, 24(%rax)
-    movq    $0, 32(%rax)
-    movq    $0, 40(%rax)
-    leaq    coro_arch_trampoline(%rip), %rcx
-    movq    %rcx, 48(%rax)
-    movq    $0, 56(%rax)    /* where the trampoline's return address would be */
-    movq    $0, 64(%rax)
+    subq    $16, %rax
+    movq    %rdx, 0(%rax)
+    movq    %rcx, 8(%rax)
+    movq    %rax, CORO_ARCH_CTX_SP(%rdi)
+    leaq    coro_arch_trampoline(%rip), %rax
+    movq    %rax, CORO_ARCH_CTX_PC(%rdi)
+    movq    $0, CORO_ARCH_CTX_FP(%rdi)
+    stmxcsr CORO_ARCH_CTX_MXCSR(%rdi)
+    fnstcw  CORO_ARCH_CTX_X87CW(%rdi)
     ret
     .cfi_endproc
     .size   coro_arch_make, .-coro_arch_make
@@ -138,10 +132,10 @@ coro_arch_make:
     .p2align 4
 coro_arch_trampoline:
     .cfi_startproc
-    .cfi_undefined rip
-    movq    %r12, %rdi
+    .cfi_undefined %rip
+    movq    8(%rsp), %rdi
     movq    %rax, %rsi
-    callq   *%r13
+    callq   *(%rsp)
     ud2
     .cfi_endproc
     .size   coro_arch_trampoline, .-coro_arch_trampoline
