@@ -442,3 +442,72 @@ Test(core, a_task_alone_yields_and_goes_on)
     cr_assert_eq(r, s);
     coro_scheduler_destroy(s);
 }
+
+/* ---- coro.h's inline coro_yield leaves the caller's red zone alone ---------- */
+
+#if CORO_INLINE_YIELD_
+static volatile bool red_zone_kept;
+
+/* Fills the 128 bytes below the stack pointer, the red zone a leaf function
+ * may use without moving the stack pointer, with a pattern, makes the jump
+ * that the inline coro_yield makes, and tells whether the pattern is still
+ * there. No locals: the pattern is all there is in this red zone. */
+static __attribute__((noinline)) bool yield_keeps_red_zone(void)
+{
+    __asm__ volatile("leaq -128(%%rsp), %%rdi\n\t"
+                     "movabsq $0x5a5aa5a55a5aa5a5, %%rax\n\t"
+                     "movl $16, %%ecx\n\t"
+                     "rep stosq\n\t"
+                     "leaq 1f(%%rip), %%rcx\n\t"
+                     "jmp *coro_yield_entry_@GOTPCREL(%%rip)\n"
+                     "1:\n\t"
+                     "leaq -128(%%rsp), %%rdi\n\t"
+                     "movabsq $0x5a5aa5a55a5aa5a5, %%rax\n\t"
+                     "movl $16, %%ecx\n\t"
+                     "repe scasq\n\t"
+                     "setz %[kept]"
+                     : [kept] "=m"(red_zone_kept)
+                     :
+                     : "rax", "rdi", "rsi", CORO_CLOBBERS_BUT_ARGS_);
+    return red_zone_kept;
+}
+
+static void *red_zone_yielder(void *p)
+{
+    int *damaged = p;
+    for (int i = 0; i < 100; i++)
+        if (!yield_keeps_red_zone()) ++*damaged;
+    return NULL;
+}
+
+static void *short_sleep(void *p)
+{
+    return coro_sleep(1000 * 1000) == 0 ? p : NULL;
+}
+
+/* Every way through the jump: outside a task; the assembly fast path (a
+ * guarded stack, nothing in flight); a task on an unguarded stack (the first
+ * stack is the only guarded one here); and any task while a timer is in
+ * flight (the loop wants its pass accounting). */
+Test(core, inline_yield_leaves_the_red_zone_alone)
+{
+    cr_assert(yield_keeps_red_zone(), "outside a task");
+    struct coro_scheduler *s;
+    cr_assert_eq(coro_scheduler_create(&s, &(struct coro_options){ .threads = 1, .max_guarded_stacks = 1 }), 0);
+    int damaged[2] = { 0, 0 };
+    cr_assert_eq(coro_spawn(s, red_zone_yielder, &damaged[0], NULL, NULL), 0);
+    cr_assert_eq(coro_spawn(s, red_zone_yielder, &damaged[1], NULL, NULL), 0);
+    cr_assert_eq(coro_run(s), 0);
+    cr_assert_eq(damaged[0], 0, "guarded stack: %d of 100 yields changed the red zone", damaged[0]);
+    cr_assert_eq(damaged[1], 0, "unguarded stack: %d of 100 yields changed the red zone", damaged[1]);
+    struct coro_task *sleeper;
+    cr_assert_eq(coro_spawn(s, short_sleep, s, NULL, &sleeper), 0);
+    cr_assert_eq(coro_spawn(s, red_zone_yielder, &damaged[0], NULL, NULL), 0);
+    cr_assert_eq(coro_run(s), 0);
+    void *r = NULL;
+    cr_assert_eq(coro_task_join(sleeper, &r), 0);
+    cr_assert_eq(r, s);
+    cr_assert_eq(damaged[0], 0, "beside a timer: %d of 100 yields changed the red zone", damaged[0]);
+    coro_scheduler_destroy(s);
+}
+#endif
