@@ -265,8 +265,9 @@ static inline int coro_loop_queue_(struct coro_loop *L, const struct aio_op *ops
 void coro_wake_(struct coro_task *t);
 /* Suspends the current task (its state already set); resumes when woken. */
 void coro_suspend_(struct coro_task *t);
-/* coro_yield beyond its assembly fast path (sched.c); called by coro_yield_entry_. */
-void coro_yield_slow_(void);
+/* coro_yield beyond its assembly fast path (sched.c), for the current task t;
+ * called by coro_yield_entry_. */
+void coro_yield_slow_(struct coro_task *t);
 /* Drops one reference; the last one frees the task and its stack. */
 void coro_task_unref_(struct coro_task *t);
 

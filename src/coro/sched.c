@@ -294,24 +294,30 @@ static inline struct coro_task *next_for_pass(struct coro_task *next, void *pass
     return next;
 }
 
-void coro_suspend_(struct coro_task *t)
+/* What a suspending task t leaves to: NULL when it runs on (alone and
+ * ready), else the context to switch to, with L->current set and *pass what
+ * the switch carries. */
+static inline struct coro_ctx *suspend_pick(struct coro_task *t, void **pass)
 {
     struct coro_loop *L = t->loop;
     check_bottom(t, false);
     if (t->state == CORO_T_READY) L->runq_tail = t; /* yields, or was woken meanwhile: to the back */
     else runq_remove_head(L);
     struct coro_task *next = next_task(L);
-    if (next == t) return; /* alone and ready: runs on */
-    void *pass = pass_work(L);
-    next = next_for_pass(next, pass);
+    if (next == t) return NULL; /* alone and ready: runs on */
+    *pass = pass_work(L);
+    next = next_for_pass(next, *pass);
+    L->current = next;
+    return next ? &next->ctx : &L->ctx;
+}
+
+void coro_suspend_(struct coro_task *t)
+{
+    void *pass = NULL;
+    struct coro_ctx *to = suspend_pick(t, &pass);
+    if (!to) return;
     t->takes_pass = true;
-    if (next) {
-        L->current = next;
-        pass = ctx_switch(&t->ctx, &next->ctx, false, pass);
-    } else {
-        L->current = NULL;
-        pass = ctx_switch(&t->ctx, &L->ctx, false, pass);
-    }
+    pass = ctx_switch(&t->ctx, to, false, pass);
     t->takes_pass = false;
     after_switch(pass);
 }
@@ -639,29 +645,35 @@ int coro_sleep(uint64_t ns) { return coro_io_single(AIO_TIMEOUT(.ns = ns)); }
  * coro_yield. Its common case is assembly, coro_yield_entry_ (arch/), which
  * coro.h's inline coro_yield jumps to and this exported one too: a switch
  * straight from the yielding task to the next, saving only what the caller's
- * compiler keeps live. Everything else comes here: outside a task, a task
- * that must not take that path (an unguarded stack, whose bottom word is
- * checked; a sanitizer build, which must tell of the switch), or a loop that
- * wants its pass accounting (fast_yields clear).
+ * compiler keeps live. The entry calls this for the rest, a task that must
+ * not take that path (an unguarded stack, whose bottom word is checked; a
+ * sanitizer build, which must tell of switches) or a loop that wants its pass
+ * accounting (fast_yields clear), having already stored the caller's resume
+ * point in t->ctx.regs: without sanitizers the task leaves by a jump that
+ * never comes back here, and resumes directly in its caller, as after the
+ * fast path. Returns when t runs on.
  */
-void coro_yield_slow_(void)
+void coro_yield_slow_(struct coro_task *t)
 {
-    struct coro_loop *L = coro_tl_loop_;
-    struct coro_task *t = L->current;
-    if (!t) return; /* not in a task (coro_no_loop_ has none) */
+#if CORO_ASAN || CORO_TSAN
+    struct coro_loop *L = t->loop;
     struct coro_task *next = t->next;
-    if (next == t || !__atomic_load_n(&L->fast_yields, __ATOMIC_RELAXED) || !t->guarded) {
-        coro_suspend_(t);
+    if (next != t && __atomic_load_n(&L->fast_yields, __ATOMIC_RELAXED) && t->guarded) {
+        /* what the fast path would do, with a switch the sanitizers hear of */
+        L->runq_tail = t;
+        L->current = next;
+        t->takes_pass = true;
+        void *pass = ctx_switch(&t->ctx, &next->ctx, false, NULL);
+        t->takes_pass = false;
+        after_switch(pass);
         return;
     }
-    /* a guarded stack in a sanitizer build: the fast path's bookkeeping, but
-     * a switch the sanitizers hear of on both sides */
-    L->runq_tail = t;
-    L->current = next;
-    t->takes_pass = true;
-    void *pass = ctx_switch(&t->ctx, &next->ctx, false, NULL);
-    t->takes_pass = false;
-    after_switch(pass);
+    coro_suspend_(t);
+#else
+    void *pass = NULL;
+    struct coro_ctx *to = suspend_pick(t, &pass);
+    if (to) coro_arch_jump(&t->ctx.regs, &to->regs, pass); /* takes_pass stays false */
+#endif
 }
 
 #if CORO_INLINE_YIELD_

@@ -1,9 +1,13 @@
 /* bench_coro_switch: two tasks handing control to each other (coro_yield),
  * against the same bounce on boost.context's jump_fcontext, in one run.
  *
- * Both save the same state (the callee-saved registers, MXCSR and the x87
- * control word), so on the Zen 4 machines of NOTES.md both pay `stmxcsr`,
- * about 4.3 ns of the ~5.5: what separates them is everything else.
+ * Both keep what the ABI makes callee-saved, MXCSR and the x87 control word
+ * included, so on the Zen 4 machines of NOTES.md both pay `stmxcsr`, about
+ * 4.3 ns of fcontext's ~5.5. fcontext saves and restores all six
+ * callee-saved registers and both control words unconditionally; coro.h's
+ * inline coro_yield lets the compiler keep just the loop's live values
+ * (src/coro/arch/arch.h) and pays the run-queue bookkeeping a scheduler
+ * needs on top.
  *
  * The two are measured in short rounds, alternately and in alternating
  * order, because these machines drift by 10-20 % over seconds; each round

@@ -75,6 +75,10 @@ static inline __attribute__((always_inline)) void *coro_arch_enter(struct coro_a
     return a2;
 }
 
+/* Leaves for *to, passing pass, when *from's resume point (sp, pc, fp) is
+ * stored already: only the control words are saved. Never returns. */
+__attribute__((noreturn)) void coro_arch_jump(struct coro_arch_ctx *from, struct coro_arch_ctx *to, void *pass);
+
 #endif /* !__ASSEMBLER__ */
 
 #else

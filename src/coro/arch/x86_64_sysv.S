@@ -21,15 +21,19 @@
 
     .text
 
-/* rdi: the context to save, rsi: the context to resume, rcx: where the saved
- * one resumes. rax is left alone (coro_arch_enter's pass). Ends in the jump
- * to rsi's resume address. */
-.macro SWITCH
+/* Stores the running context's resume point in the record at rdi + \at:
+ * the stack and frame pointers, and rcx as the address it resumes at. */
+.macro SAVE_RESUME_POINT at=0
+    movq    %rsp, \at + CORO_ARCH_CTX_SP(%rdi)
+    movq    %rcx, \at + CORO_ARCH_CTX_PC(%rdi)
+    movq    %rbp, \at + CORO_ARCH_CTX_FP(%rdi)
+.endm
+
+/* Stores the control words in the record at rdi and resumes the record at
+ * rsi. rax is left alone (what the switch passes). */
+.macro LEAVE_FOR
     stmxcsr CORO_ARCH_CTX_MXCSR(%rdi)
     fnstcw  CORO_ARCH_CTX_X87CW(%rdi)
-    movq    %rsp, CORO_ARCH_CTX_SP(%rdi)
-    movq    %rcx, CORO_ARCH_CTX_PC(%rdi)
-    movq    %rbp, CORO_ARCH_CTX_FP(%rdi)
     movzwl  CORO_ARCH_CTX_X87CW(%rdi), %ecx
     ldmxcsr CORO_ARCH_CTX_MXCSR(%rsi)
     cmpw    CORO_ARCH_CTX_X87CW(%rsi), %cx
@@ -39,6 +43,13 @@
     jmpq    *CORO_ARCH_CTX_PC(%rsi)
 2:  fldcw   CORO_ARCH_CTX_X87CW(%rsi)   /* the x87 control words differ: rare */
     jmp     1b
+.endm
+
+/* rdi: the context to save, rsi: the context to resume, rcx: where the saved
+ * one resumes. */
+.macro SWITCH
+    SAVE_RESUME_POINT
+    LEAVE_FOR
 .endm
 
 /* coro_arch_switch: rdi, rsi, rcx as SWITCH; jumped to by coro_arch_enter. */
@@ -62,9 +73,12 @@ coro_arch_switch:
  * stack, no sanitizer to tell) while nothing needs the loop (fast_yields), is
  * done here: the running task stays in the run queue's ring as its tail, the
  * head becomes current and is switched to. A task alone in the ring switches
- * to itself, which is what a yield with nobody to yield to means. Everything
- * else calls coro_yield_slow_ (sched.c), after stepping over the red zone,
- * which belongs to the code that jumped here, and aligning the stack.
+ * to itself, which is what a yield with nobody to yield to means. Outside a
+ * task it jumps straight back. Everything else stores the caller's resume
+ * point in the task and calls coro_yield_slow_ (sched.c), after stepping
+ * over the red zone, which belongs to the code that jumped here, and aligning
+ * the stack: the task either comes back from there and jumps to the caller,
+ * or is resumed at that point later, directly in its caller.
  */
     .globl  coro_yield_entry_
     .type   coro_yield_entry_, @function
@@ -87,19 +101,45 @@ coro_yield_entry_:
     movq    %rsi, CORO_LOOP_CURRENT(%rax)
     addq    $CORO_TASK_CTX, %rdi
     addq    $CORO_TASK_CTX, %rsi
+    xorl    %eax, %eax          /* nothing passed */
     SWITCH
-3:  movq    %rcx, %r12
+3:  testq   %rdi, %rdi
+    jz      5f
+    SAVE_RESUME_POINT CORO_TASK_CTX /* where coro_yield_slow_'s switch resumes t */
+    movq    %rcx, %r12
     .cfi_register %rip, %r12
-    movq    %rsp, %rbx
-    .cfi_def_cfa_register %rbx
+    testb   $8, %spl
+    jnz     4f
     leaq    -128(%rsp), %rsp
-    andq    $-16, %rsp
+    .cfi_adjust_cfa_offset 128
     call    coro_yield_slow_
-    movq    %rbx, %rsp
-    .cfi_def_cfa_register %rsp
+    leaq    128(%rsp), %rsp
+    .cfi_adjust_cfa_offset -128
     jmpq    *%r12
+4:  leaq    -136(%rsp), %rsp
+    .cfi_adjust_cfa_offset 136
+    call    coro_yield_slow_
+    leaq    136(%rsp), %rsp
+    .cfi_adjust_cfa_offset -136
+    jmpq    *%r12
+5:  jmpq    *%rcx               /* not in a task: nothing to yield to */
     .cfi_endproc
     .size   coro_yield_entry_, .-coro_yield_entry_
+
+/* void coro_arch_jump(struct coro_arch_ctx *from, struct coro_arch_ctx *to,
+ *                     void *pass)
+ * Leaves for *to, passing pass, with *from's resume point already stored:
+ * a call that never returns. */
+    .globl  coro_arch_jump
+    .hidden coro_arch_jump
+    .type   coro_arch_jump, @function
+    .p2align 4
+coro_arch_jump:
+    .cfi_startproc
+    movq    %rdx, %rax
+    LEAVE_FOR
+    .cfi_endproc
+    .size   coro_arch_jump, .-coro_arch_jump
 
 /* void coro_arch_make(struct coro_arch_ctx *ctx, void *stack_top,
  *                     void (*entry)(void *, void *), void *arg)
