@@ -29,27 +29,27 @@
     movq    %rbp, \at + CORO_ARCH_CTX_FP(%rdi)
 .endm
 
-/* Stores the control words in the record at rdi and resumes the record at
- * rsi. rax is left alone (what the switch passes). */
-.macro LEAVE_FOR
-    stmxcsr CORO_ARCH_CTX_MXCSR(%rdi)
-    fnstcw  CORO_ARCH_CTX_X87CW(%rdi)
-    movzwl  CORO_ARCH_CTX_X87CW(%rdi), %ecx
-    ldmxcsr CORO_ARCH_CTX_MXCSR(%rsi)
-    cmpw    CORO_ARCH_CTX_X87CW(%rsi), %cx
+/* Stores the control words in the record at rdi + \at and resumes the
+ * record at rsi + \at. rax is left alone (what the switch passes). */
+.macro LEAVE_FOR at=0
+    stmxcsr \at + CORO_ARCH_CTX_MXCSR(%rdi)
+    fnstcw  \at + CORO_ARCH_CTX_X87CW(%rdi)
+    movzwl  \at + CORO_ARCH_CTX_X87CW(%rdi), %ecx
+    ldmxcsr \at + CORO_ARCH_CTX_MXCSR(%rsi)
+    cmpw    \at + CORO_ARCH_CTX_X87CW(%rsi), %cx
     jne     2f
-1:  movq    CORO_ARCH_CTX_SP(%rsi), %rsp
-    movq    CORO_ARCH_CTX_FP(%rsi), %rbp
-    jmpq    *CORO_ARCH_CTX_PC(%rsi)
-2:  fldcw   CORO_ARCH_CTX_X87CW(%rsi)   /* the x87 control words differ: rare */
+1:  movq    \at + CORO_ARCH_CTX_SP(%rsi), %rsp
+    movq    \at + CORO_ARCH_CTX_FP(%rsi), %rbp
+    jmpq    *\at + CORO_ARCH_CTX_PC(%rsi)
+2:  fldcw   \at + CORO_ARCH_CTX_X87CW(%rsi)   /* the x87 control words differ: rare */
     jmp     1b
 .endm
 
-/* rdi: the context to save, rsi: the context to resume, rcx: where the saved
- * one resumes. */
-.macro SWITCH
-    SAVE_RESUME_POINT
-    LEAVE_FOR
+/* rdi: the context to save, rsi: the context to resume (records at + \at),
+ * rcx: where the saved one resumes. */
+.macro SWITCH at=0
+    SAVE_RESUME_POINT \at
+    LEAVE_FOR \at
 .endm
 
 /* coro_arch_switch: rdi, rsi, rcx as SWITCH; jumped to by coro_arch_enter. */
@@ -99,10 +99,8 @@ coro_yield_entry_:
     movq    CORO_TASK_NEXT(%rdi), %rsi
     movq    %rdi, CORO_LOOP_RUNQ_TAIL(%rax)
     movq    %rsi, CORO_LOOP_CURRENT(%rax)
-    addq    $CORO_TASK_CTX, %rdi
-    addq    $CORO_TASK_CTX, %rsi
     xorl    %eax, %eax          /* nothing passed */
-    SWITCH
+    SWITCH  CORO_TASK_CTX
 3:  testq   %rdi, %rdi
     jz      5f
     SAVE_RESUME_POINT CORO_TASK_CTX /* where coro_yield_slow_'s switch resumes t */
