@@ -123,19 +123,17 @@ CORO_API const char *coro_task_name(const struct coro_task *task);
 
 /* Lets every other runnable task run once, then continues. No-op outside tasks.
  *
- * On x86-64 System V with a GNU C compiler, coro_yield is this header's inline
- * function (define CORO_NO_INLINE_YIELD for a plain call): a jump into the
- * library, telling the compiler that every register but the stack and frame
- * pointers is clobbered, so that a switch to the next task saves only what the
- * caller has live rather than the whole callee-saved set. The library exports
- * coro_yield as a function as well, for other languages and function pointers. */
-#if defined(__x86_64__) && !defined(_WIN32) && defined(__GNUC__) && !defined(CORO_NO_INLINE_YIELD)
-#  define CORO_INLINE_YIELD_ 1
-#else
-#  define CORO_INLINE_YIELD_ 0
-#endif
-#if CORO_INLINE_YIELD_
-/* Not API: what the inline coro_yield below jumps to (resume address in rcx). */
+ * On x86-64 ELF systems (Linux, BSD) with a GNU C compiler, coro_yield is
+ * this header's inline function (define CORO_NO_INLINE_YIELD for a plain
+ * call): a jump into the library, telling the compiler that every register
+ * but the stack and frame pointers is clobbered, so that a switch to the next
+ * task saves only what the caller has live rather than the whole callee-saved
+ * set. The library exports coro_yield as a function as well, for other
+ * languages and function pointers. */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__)
+/* Not API: the library has coro_yield_entry_, what the inline coro_yield
+ * below jumps to (resume address in rcx). */
+#  define CORO_YIELD_ENTRY_ 1
 CORO_API void coro_yield_entry_(void);
 /* Every x86-64 register but rax, rdi, rsi, rsp and rbp, as inline assembly
  * clobbers; AVX-512's extra registers when the code may use them. */
@@ -165,7 +163,7 @@ CORO_API void coro_yield_entry_(void);
                      :                                                                            \
                      : "rax", "rdi", "rsi", CORO_CLOBBERS_BUT_ARGS_)
 #endif
-#if CORO_INLINE_YIELD_ && !defined(CAIO_BUILDING)
+#if defined(CORO_YIELD_ENTRY_) && !defined(CORO_NO_INLINE_YIELD) && !defined(CAIO_BUILDING)
 static inline void coro_yield(void) { CORO_YIELD_JUMP_(); }
 #else
 CORO_API void coro_yield(void);

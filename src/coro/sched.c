@@ -676,10 +676,14 @@ void coro_yield_slow_(struct coro_task *t)
 #endif
 }
 
-#if CORO_INLINE_YIELD_
+#ifdef CORO_YIELD_ENTRY_
 void coro_yield(void) { CORO_YIELD_JUMP_(); }
 #else
-void coro_yield(void) { coro_yield_slow_(); }
+void coro_yield(void) /* an ABI without the assembly entry: always the general way */
+{
+    struct coro_task *t = coro_tl_loop_->current;
+    if (t) coro_suspend_(t);
+}
 #endif
 
 struct coro_task *coro_current(void) { return coro_self_(); }

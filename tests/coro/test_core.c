@@ -445,7 +445,7 @@ Test(core, a_task_alone_yields_and_goes_on)
 
 /* ---- coro.h's inline coro_yield leaves the caller's red zone alone ---------- */
 
-#if CORO_INLINE_YIELD_
+#ifdef CORO_YIELD_ENTRY_
 static volatile bool red_zone_kept;
 
 /* Fills the 128 bytes below the stack pointer, the red zone a leaf function
