@@ -34,15 +34,18 @@
 .macro LEAVE_FOR at=0
     stmxcsr \at + CORO_ARCH_CTX_MXCSR(%rdi)
     fnstcw  \at + CORO_ARCH_CTX_X87CW(%rdi)
-    movzwl  \at + CORO_ARCH_CTX_X87CW(%rdi), %ecx
-    ldmxcsr \at + CORO_ARCH_CTX_MXCSR(%rsi)
-    cmpw    \at + CORO_ARCH_CTX_X87CW(%rsi), %cx
+    movzwl  \at + CORO_ARCH_CTX_X87CW(%rdi), %edx  /* not rcx: the unwind info says the */
+    ldmxcsr \at + CORO_ARCH_CTX_MXCSR(%rsi)        /* caller's address is there until */
+    cmpw    \at + CORO_ARCH_CTX_X87CW(%rsi), %dx   /* the stack changes */
     jne     2f
+    .cfi_remember_state
 1:  movq    \at + CORO_ARCH_CTX_SP(%rsi), %rsp
+    .cfi_undefined %rip         /* on the resumed stack: nothing to unwind to */
     movq    \at + CORO_ARCH_CTX_FP(%rsi), %rbp
     jmpq    *\at + CORO_ARCH_CTX_PC(%rsi)
 2:  fldcw   \at + CORO_ARCH_CTX_X87CW(%rsi)   /* the x87 control words differ: rare */
     jmp     1b
+    .cfi_restore_state
 .endm
 
 /* rdi: the context to save, rsi: the context to resume (records at + \at),
@@ -101,8 +104,9 @@ coro_yield_entry_:
     movq    %rsi, CORO_LOOP_CURRENT(%rax)
     xorl    %eax, %eax          /* nothing passed */
     SWITCH  CORO_TASK_CTX
+5:  jmpq    *%rcx               /* not in a task: nothing to yield to */
 3:  testq   %rdi, %rdi
-    jz      5f
+    jz      5b
     SAVE_RESUME_POINT CORO_TASK_CTX /* where coro_yield_slow_'s switch resumes t */
     movq    %rcx, %r12
     .cfi_register %rip, %r12
@@ -120,7 +124,6 @@ coro_yield_entry_:
     leaq    136(%rsp), %rsp
     .cfi_adjust_cfa_offset -136
     jmpq    *%r12
-5:  jmpq    *%rcx               /* not in a task: nothing to yield to */
     .cfi_endproc
     .size   coro_yield_entry_, .-coro_yield_entry_
 
