@@ -135,7 +135,7 @@ struct coro_task {
     uint8_t check_countdown;        /* switches until the next bottom-word check */
     bool cancel_pending;            /* a cancel waits for the next wait */
     bool takes_pass;                /* suspended where the switch returns into scheduler code, which
-                                     * does what the switcher passes (else: by coro_yield's fast path) */
+                                     * does what the switcher passes (else: by coro_yield) */
     struct coro_ctx ctx;
     struct coro_loop *loop;
     char *stack_lo;                 /* == stack.lo */

@@ -283,8 +283,8 @@ static inline struct coro_task *next_task(struct coro_loop *L)
 
 /* next, unless a switch to it would lose work: only a task suspended where
  * the switch returns into scheduler code (takes_pass) looks at what the
- * switcher passes; a task that coro_yield's assembly fast path suspended
- * resumes straight in its caller.
+ * switcher passes; a task that coro_yield suspended resumes straight in
+ * its caller.
  * Then the loop gets the switch instead, does the work and starts next (still
  * the head) first thing. Rare: it takes a yielding task next to a task that
  * parks or ends. */

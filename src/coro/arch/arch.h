@@ -20,7 +20,7 @@
 #ifndef CAIO_SRC_CORO_ARCH_H
 #define CAIO_SRC_CORO_ARCH_H
 
-#if defined(__x86_64__) && !defined(_WIN32)
+#if defined(__x86_64__) && defined(__ELF__) /* as coro.h's inline yield */
 
 /* struct coro_arch_ctx, x86-64 System V. rbp is the one callee-saved
  * register kept here rather than declared clobbered: with frame pointers on,

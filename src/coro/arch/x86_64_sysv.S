@@ -94,7 +94,7 @@ coro_yield_entry_:
     movq    %fs:(%rax), %rax
     movq    CORO_LOOP_CURRENT(%rax), %rdi
     testq   %rdi, %rdi
-    jz      3f
+    jz      5f
     cmpl    $0, CORO_LOOP_FAST_YIELDS(%rax)
     je      3f
     cmpb    $0, CORO_TASK_FAST_YIELD(%rdi)
@@ -105,24 +105,16 @@ coro_yield_entry_:
     xorl    %eax, %eax          /* nothing passed */
     SWITCH  CORO_TASK_CTX
 5:  jmpq    *%rcx               /* not in a task: nothing to yield to */
-3:  testq   %rdi, %rdi
-    jz      5b
-    SAVE_RESUME_POINT CORO_TASK_CTX /* where coro_yield_slow_'s switch resumes t */
+3:  SAVE_RESUME_POINT CORO_TASK_CTX /* where coro_yield_slow_'s switch resumes t */
     movq    %rcx, %r12
     .cfi_register %rip, %r12
-    testb   $8, %spl
-    jnz     4f
+    movq    %rsp, %rbx
+    .cfi_def_cfa_register %rbx
     leaq    -128(%rsp), %rsp
-    .cfi_adjust_cfa_offset 128
+    andq    $-16, %rsp
     call    coro_yield_slow_
-    leaq    128(%rsp), %rsp
-    .cfi_adjust_cfa_offset -128
-    jmpq    *%r12
-4:  leaq    -136(%rsp), %rsp
-    .cfi_adjust_cfa_offset 136
-    call    coro_yield_slow_
-    leaq    136(%rsp), %rsp
-    .cfi_adjust_cfa_offset -136
+    movq    %rbx, %rsp
+    .cfi_def_cfa_register %rsp
     jmpq    *%r12
     .cfi_endproc
     .size   coro_yield_entry_, .-coro_yield_entry_
